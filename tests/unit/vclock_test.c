@@ -1,0 +1,131 @@
+/*
+ * vclock: ordering, merge, compact deltas.
+ */
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "proto/vclock.h"
+
+static void
+dev(uint8_t out[ID_LEN], char c)
+{
+	memset(out, c, ID_LEN);
+}
+
+static struct vclock
+vc2(uint64_t a, uint64_t b)
+{
+	struct vclock	v;
+	uint8_t		d[ID_LEN];
+
+	vclock_init(&v);
+	dev(d, 'A');
+	cr_assert_eq(vclock_set(&v, d, a), 0);
+	dev(d, 'B');
+	cr_assert_eq(vclock_set(&v, d, b), 0);
+	return v;
+}
+
+Test(vclock, seed_example_is_concurrent)
+{
+	struct vclock	x = vc2(42, 10), y = vc2(40, 17);
+
+	cr_assert_eq(vclock_cmp(&x, &y), VCLOCK_CONCURRENT);
+	cr_assert_eq(vclock_cmp(&y, &x), VCLOCK_CONCURRENT);
+	cr_assert(!vclock_covers(&x, &y));
+	cr_assert(!vclock_covers(&y, &x));
+}
+
+Test(vclock, orders)
+{
+	struct vclock	x = vc2(1, 2), y = vc2(1, 3), e;
+
+	cr_assert_eq(vclock_cmp(&x, &y), VCLOCK_BEFORE);
+	cr_assert_eq(vclock_cmp(&y, &x), VCLOCK_AFTER);
+	cr_assert_eq(vclock_cmp(&x, &x), VCLOCK_EQUAL);
+	vclock_init(&e);
+	cr_assert_eq(vclock_cmp(&e, &x), VCLOCK_BEFORE);
+	cr_assert(vclock_covers(&y, &x));
+	cr_assert(vclock_covers(&x, &e));
+}
+
+Test(vclock, set_keeps_sorted_and_zero_removes)
+{
+	struct vclock	v;
+	uint8_t		d[ID_LEN];
+	const char	*order = "MZAQB";
+	uint32_t	i;
+
+	vclock_init(&v);
+	for (i = 0; order[i]; i++) {
+		dev(d, order[i]);
+		cr_assert_eq(vclock_set(&v, d, i + 1), 0);
+	}
+	cr_assert_eq(v.n, 5);
+	for (i = 1; i < v.n; i++)
+		cr_assert_lt(memcmp(v.e[i - 1].dev, v.e[i].dev, ID_LEN), 0);
+	dev(d, 'Q');
+	cr_assert_eq(vclock_get(&v, d), 4);
+	cr_assert_eq(vclock_set(&v, d, 0), 0);
+	cr_assert_eq(vclock_get(&v, d), 0);
+	cr_assert_eq(v.n, 4);
+	dev(d, 'x');
+	cr_assert_eq(vclock_get(&v, d), 0);
+}
+
+Test(vclock, full)
+{
+	struct vclock	v;
+	uint8_t		d[ID_LEN];
+	uint32_t	i;
+
+	vclock_init(&v);
+	memset(d, 0, sizeof(d));
+	for (i = 0; i < VCLOCK_MAX; i++) {
+		d[0] = (uint8_t)i;
+		cr_assert_eq(vclock_set(&v, d, 1), 0);
+	}
+	d[0] = 0xff;
+	cr_assert_eq(vclock_set(&v, d, 1), CAJA_ETOOBIG);
+	d[0] = 3;
+	cr_assert_eq(vclock_set(&v, d, 9), 0, "updating works when full");
+}
+
+Test(vclock, merge_is_pointwise_max)
+{
+	struct vclock	x = vc2(42, 10), y = vc2(40, 17), z;
+	uint8_t		d[ID_LEN];
+
+	cr_assert_eq(vclock_merge(&x, &y), 0);
+	dev(d, 'A');
+	cr_assert_eq(vclock_get(&x, d), 42);
+	dev(d, 'B');
+	cr_assert_eq(vclock_get(&x, d), 17);
+	vclock_init(&z);
+	dev(d, 'C');
+	cr_assert_eq(vclock_set(&z, d, 5), 0);
+	cr_assert_eq(vclock_merge(&x, &z), 0);
+	cr_assert_eq(x.n, 3);
+	cr_assert_eq(vclock_get(&x, d), 5);
+}
+
+Test(vclock, delta_round_trip)
+{
+	struct vclock	base = vc2(42, 10), cur = vc2(42, 17), delta, back;
+	uint8_t		d[ID_LEN];
+
+	dev(d, 'C');
+	cr_assert_eq(vclock_set(&cur, d, 3), 0);
+	cr_assert_eq(vclock_delta(&base, &cur, &delta), 0);
+	cr_assert_eq(delta.n, 2, "B and C grew, A did not");
+	dev(d, 'A');
+	cr_assert_eq(vclock_get(&delta, d), 0);
+	dev(d, 'B');
+	cr_assert_eq(vclock_get(&delta, d), 17);
+	back = base;
+	cr_assert_eq(vclock_apply_delta(&back, &delta), 0);
+	cr_assert_eq(vclock_cmp(&back, &cur), VCLOCK_EQUAL);
+	cr_assert_eq(vclock_delta(&cur, &cur, &delta), 0);
+	cr_assert_eq(delta.n, 0);
+}

@@ -1,0 +1,304 @@
+/*
+ * bench_import: import of N events from D devices with full verification,
+ * then reads on the resulting store: get latency, digest time, bytes on
+ * disk per event, peak RSS. Figures are stated against the limits measured
+ * in the same run (benchutil.c).
+ *
+ * usage: bench_import [--events N] [--devices D] [--json]
+ *
+ * It builds D data dirs of one store (an admin and D-1 joined registers),
+ * appends a realistic POS mix on each (sales of 1-5 items, stock moves,
+ * price changes, customer edits), exports them, and imports every file into
+ * a fresh joined register, timing the import alone.
+ */
+#include <sys/stat.h>
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "proto/sig.h"
+#include "store/store.h"
+#include "tools/bench/bench.h"
+
+#define MAXDEV		16
+#define NPRODUCTS	2000
+#define NCUSTOMERS	500
+#define BATCH		10000
+
+static uint64_t	 rng = 0x9e3779b97f4a7c15ull;
+
+static uint64_t
+rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void
+die(const char *what, int rc, const char *msg)
+{
+	fprintf(stderr, "bench_import: %s: %s%s%s\n", what, err_str(rc),
+	    msg && *msg ? ": " : "", msg ? msg : "");
+	exit(2);
+}
+
+static const char *
+money(char *buf, size_t cap, uint64_t cents)
+{
+	snprintf(buf, cap, "%" PRIu64 ".%02" PRIu64, cents / 100, cents % 100);
+	return buf;
+}
+
+/* One event of the POS mix: 60% sales, 15% stock, 10% prices, 10%
+ * customers, 5% product edits. */
+static json_t *
+mix_event(int dev, uint64_t i, const char **type)
+{
+	char	 id[64], pid[32], m[32];
+	json_t	*items, *p;
+	int	 k, n, r = (int)(rnd() % 100);
+
+	snprintf(pid, sizeof(pid), "p%05d", (int)(rnd() % NPRODUCTS));
+	if (r < 60) {
+		*type = "SaleCreated";
+		snprintf(id, sizeof(id), "d%d-s%" PRIu64, dev, i);
+		items = json_array();
+		n = 1 + (int)(rnd() % 5);
+		for (k = 0; k < n; k++) {
+			snprintf(pid, sizeof(pid), "p%05d",
+			    (int)(rnd() % NPRODUCTS));
+			json_array_append_new(items, json_pack("{s:s,s:I,s:s}",
+			    "product_id", pid, "qty", (json_int_t)(1 + rnd() % 4),
+			    "price_bs", money(m, sizeof(m), 100 + rnd() % 5000)));
+		}
+		return json_pack("{s:s,s:o}", "sale_id", id, "items", items);
+	}
+	if (r < 75) {
+		*type = "StockReceived";
+		return json_pack("{s:s,s:I}", "product_id", pid, "qty",
+		    (json_int_t)(1 + rnd() % 48));
+	}
+	if (r < 85) {
+		*type = "PriceChanged";
+		return json_pack("{s:s,s:s}", "product_id", pid, "price_bs",
+		    money(m, sizeof(m), 100 + rnd() % 5000));
+	}
+	if (r < 95) {
+		*type = "CustomerUpdated";
+		snprintf(id, sizeof(id), "c%04d", (int)(rnd() % NCUSTOMERS));
+		p = json_pack("{s:s,s:s}", "customer_id", id, "phone",
+		    "+58 412 555 0101");
+		return p;
+	}
+	*type = "ProductUpdated";
+	snprintf(id, sizeof(id), "Producto %d", (int)(rnd() % 100000));
+	return json_pack("{s:s,s:s}", "product_id", pid, "name", id);
+}
+
+static void
+fill(struct store *st, int dev, uint64_t n)
+{
+	struct store_batch	*b = NULL;
+	struct store_appended	 out;
+	char			 msg[STORE_ERRMSG];
+	const char		*type;
+	json_t			*pl;
+	uint64_t		 i;
+	int			 rc;
+
+	for (i = 0; i < n; i++) {
+		if (b == NULL && (rc = store_batch_begin(st, &b)) != 0)
+			die("batch", rc, NULL);
+		pl = mix_event(dev, i, &type);
+		msg[0] = '\0';
+		rc = store_append_json(b, type, pl, now_ms(), &out, msg);
+		json_decref(pl);
+		if (rc != 0)
+			die("append", rc, msg);
+		if ((i + 1) % BATCH == 0 || i + 1 == n) {
+			if ((rc = store_batch_commit(&b)) != 0)
+				die("commit", rc, NULL);
+		}
+	}
+}
+
+static long long
+dir_bytes(const char *dir)
+{
+	char		path[4200];
+	struct stat	sb;
+
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	if (stat(path, &sb) != 0)
+		return -1;
+	return (long long)sb.st_blocks * 512;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct bench_limits	 lim;
+	struct store_opts	 fast = { .nosync = 1 }, normal = { 0 };
+	struct store_ids	 ids;
+	struct store_report	 rep;
+	struct store		*st[MAXDEV], *t = NULL;
+	struct store_batch	*b = NULL;
+	char			 base[] = "/tmp/caja-bench.XXXXXX";
+	char			 dir[MAXDEV + 1][4200], file[MAXDEV][4200];
+	char			 tok[MAXDEV + 1][512], msg[STORE_ERRMSG];
+	uint64_t		 nev = 1000000, per, held = 0;
+	double			 t0, t_import, t_digest, *lat;
+	size_t			 cnt, total_imported = 0, sigs = 0;
+	uint8_t			 dg[HASH_LEN];
+	int			 ndev = 5, json = 0, i, rc, k;
+	long long		 bytes;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--events") == 0 && i + 1 < argc)
+			nev = strtoull(argv[++i], NULL, 10);
+		else if (strcmp(argv[i], "--devices") == 0 && i + 1 < argc)
+			ndev = (int)strtol(argv[++i], NULL, 10);
+		else if (strcmp(argv[i], "--json") == 0)
+			json = 1;
+		else {
+			printf("usage: bench_import [--events N] [--devices D] "
+			    "[--json]\n");
+			return strcmp(argv[i], "--help") == 0 ? 0 : 1;
+		}
+	}
+	if (ndev < 1 || ndev > MAXDEV || nev < (uint64_t)ndev) {
+		fprintf(stderr, "bench_import: bad --devices or --events\n");
+		return 1;
+	}
+	if (sig_init() != 0 || mkdtemp(base) == NULL)
+		die("setup", CAJA_EIO, NULL);
+	if (bench_limits_measure(base, &lim) != 0)
+		die("limits", CAJA_EIO, NULL);
+
+	/* The store: dir[0] is the admin, dir[1..ndev-1] and the target
+	 * dir[ndev] join with invites minted on the admin. */
+	for (i = 0; i <= ndev; i++) {
+		snprintf(dir[i], sizeof(dir[i]), "%s/dev%d", base, i);
+		mkdir(dir[i], 0700);
+	}
+	if ((rc = store_create(dir[0], "Bench", "dev0", now_ms(), &ids)) != 0)
+		die("create", rc, NULL);
+	if ((rc = store_open(&st[0], dir[0], &fast)) != 0)
+		die("open", rc, NULL);
+	if ((rc = store_batch_begin(st[0], &b)) != 0)
+		die("batch", rc, NULL);
+	for (i = 1; i <= ndev; i++)
+		if ((rc = store_invite(b, "register", now_ms() + 3600000,
+		    now_ms(), tok[i], sizeof(tok[i]), msg)) != 0)
+			die("invite", rc, msg);
+	if ((rc = store_batch_commit(&b)) != 0)
+		die("commit", rc, NULL);
+	for (i = 1; i <= ndev; i++) {
+		char	name[16];
+
+		snprintf(name, sizeof(name), "dev%d", i);
+		if ((rc = store_join(dir[i], tok[i], name, now_ms(), &ids))
+		    != 0)
+			die("join", rc, NULL);
+		if (i < ndev && (rc = store_open(&st[i], dir[i], &fast)) != 0)
+			die("open", rc, NULL);
+	}
+
+	per = nev / (uint64_t)ndev;
+	fprintf(stderr, "bench_import: appending %" PRIu64 " events on %d "
+	    "devices...\n", per * (uint64_t)ndev, ndev);
+	for (i = 0; i < ndev; i++) {
+		fill(st[i], i, per);
+		snprintf(file[i], sizeof(file[i]), "%s/dev%d.caja", base, i);
+		if ((rc = store_export(st[i], NULL, file[i], &cnt)) != 0)
+			die("export", rc, NULL);
+		store_close(&st[i]);
+	}
+
+	/* The measured part: verify and merge every file, durably. */
+	if ((rc = store_open(&t, dir[ndev], &normal)) != 0)
+		die("open target", rc, NULL);
+	t0 = bench_now();
+	for (i = 0; i < ndev; i++) {
+		memset(&rep, 0, sizeof(rep));
+		if ((rc = store_import(t, file[i], now_ms(), &rep, msg)) != 0)
+			die("import", rc, msg);
+		if (rep.refused != 0)
+			die("import refused events", CAJA_EINVAL,
+			    rep.nrefusals ? rep.refusals[0].msg : "");
+		total_imported += rep.accepted;
+		sigs += rep.sig_checks;
+	}
+	t_import = bench_now() - t0;
+	if ((rc = store_count(t, &held)) != 0)
+		die("count", rc, NULL);
+
+	/* get latency: random products. */
+	lat = calloc(20000, sizeof(*lat));
+	for (k = 0; k < 20000; k++) {
+		char	 pid[32];
+		json_t	*o = NULL;
+
+		snprintf(pid, sizeof(pid), "p%05d", (int)(rnd() % NPRODUCTS));
+		t0 = bench_now();
+		rc = store_get_json(t, "product", pid, &o);
+		lat[k] = (bench_now() - t0) * 1e6;
+		if (rc != 0 && rc != CAJA_ENOTFOUND)
+			die("get", rc, NULL);
+		json_decref(o);
+	}
+	t0 = bench_now();
+	if ((rc = store_digest(t, dg)) != 0)
+		die("digest", rc, NULL);
+	t_digest = bench_now() - t0;
+	bytes = dir_bytes(dir[ndev]);
+	store_close(&t);
+
+	if (json) {
+		printf("{\"limits\":");
+		bench_limits_print(&lim, 1);
+		printf(",\"events\":%" PRIu64 ",\"devices\":%d,"
+		    "\"import_s\":%.3f,\"import_per_s\":%.0f,"
+		    "\"signatures_verified\":%zu,"
+		    "\"get_p50_us\":%.1f,\"get_p99_us\":%.1f,"
+		    "\"digest_s\":%.3f,\"bytes_per_event\":%.0f,"
+		    "\"peak_rss_kb\":%ld}\n", held, ndev, t_import,
+		    total_imported / t_import, sigs,
+		    bench_percentile(lat, 20000, 50),
+		    bench_percentile(lat, 20000, 99), t_digest,
+		    (double)bytes / (double)held, bench_peak_rss_kb());
+	} else {
+		bench_limits_print(&lim, 0);
+		printf("import: %zu events from %d devices in %.2f s = %.0f "
+		    "events/s (%.1fx one-verify-per-event; %zu signatures "
+		    "checked)\n", total_imported, ndev, t_import,
+		    total_imported / t_import,
+		    total_imported / t_import / lim.verify_per_s, sigs);
+		printf("get product on %" PRIu64 " events: p50 %.1f us, "
+		    "p99 %.1f us\n", held, bench_percentile(lat, 20000, 50),
+		    bench_percentile(lat, 20000, 99));
+		printf("digest: %.3f s (%.0f events/s)\n", t_digest,
+		    held / t_digest);
+		printf("disk: %.0f bytes/event (%lld bytes)\n",
+		    (double)bytes / (double)held, bytes);
+		printf("peak RSS: %ld KiB\n", bench_peak_rss_kb());
+	}
+	free(lat);
+	bench_rmdir(base);
+	return 0;
+}

@@ -1,0 +1,257 @@
+/*
+ * benchutil: timing helpers and the physical limits of this machine that
+ * every benchmark states its figures against (DESIGN.md "Facts measured"),
+ * measured in the same run: Ed25519 sign and verify, BLAKE2b-256 of 150
+ * bytes, LMDB one put per fsync'd commit, LMDB 1000 (device, seq) puts per
+ * commit.
+ */
+#include <sys/stat.h>
+#include <sys/time.h>
+
+#include <errno.h>
+#include <lmdb.h>
+#include <sodium.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tools/bench/bench.h"
+
+double
+bench_now(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int
+dbl_cmp(const void *a, const void *b)
+{
+	double	x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+double
+bench_percentile(double *v, size_t n, double pct)
+{
+	size_t	i;
+
+	if (n == 0)
+		return 0;
+	qsort(v, n, sizeof(*v), dbl_cmp);
+	i = (size_t)(pct / 100.0 * (double)(n - 1) + 0.5);
+	return v[i < n ? i : n - 1];
+}
+
+void
+bench_rmdir(const char *dir)
+{
+	char	cmd[4200];
+
+	if (strncmp(dir, "/tmp/", 5) != 0 || strstr(dir, "..") != NULL)
+		return;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "bench: could not remove %s\n", dir);
+}
+
+long
+bench_peak_rss_kb(void)
+{
+	FILE	*f = fopen("/proc/self/status", "r");
+	char	 line[256];
+	long	 kb = -1;
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, "VmHWM:", 6) == 0)
+			kb = strtol(line + 6, NULL, 10);
+	fclose(f);
+	return kb;
+}
+
+void
+bench_limits_print(const struct bench_limits *l, int json)
+{
+	if (json) {
+		printf("{\"sign_per_s\":%.0f,\"verify_per_s\":%.0f,"
+		    "\"blake2b_per_s\":%.0f,\"lmdb_commit_per_s\":%.0f,"
+		    "\"lmdb_commit_p50_us\":%.1f,\"lmdb_batch_put_per_s\":%.0f}\n",
+		    l->sign_per_s, l->verify_per_s, l->hash_per_s,
+		    l->commit_per_s, l->commit_p50_us, l->batch_put_per_s);
+		return;
+	}
+	printf("limits (this machine, this run):\n");
+	printf("  ed25519 sign            %10.0f /s\n", l->sign_per_s);
+	printf("  ed25519 verify          %10.0f /s\n", l->verify_per_s);
+	printf("  blake2b-256 150 B       %10.0f /s\n", l->hash_per_s);
+	printf("  lmdb commit+fsync       %10.0f /s (p50 %.0f us)\n",
+	    l->commit_per_s, l->commit_p50_us);
+	printf("  lmdb 1000 puts/commit   %10.0f puts/s\n", l->batch_put_per_s);
+}
+
+static double
+bench_sign(int n, double *verify_per_s, double *hash_per_s)
+{
+	unsigned char	 pk[crypto_sign_PUBLICKEYBYTES];
+	unsigned char	 sk[crypto_sign_SECRETKEYBYTES];
+	unsigned char	 msg[150], sig[crypto_sign_BYTES], h[32];
+	double		 t0, t1, sign_rate;
+	int		 i, bad = 0;
+
+	crypto_sign_keypair(pk, sk);
+	randombytes_buf(msg, sizeof(msg));
+	t0 = bench_now();
+	for (i = 0; i < n; i++) {
+		msg[0] = (unsigned char)i;
+		crypto_sign_detached(sig, NULL, msg, sizeof(msg), sk);
+	}
+	t1 = bench_now();
+	sign_rate = n / (t1 - t0);
+	t0 = bench_now();
+	for (i = 0; i < n; i++)
+		bad += crypto_sign_verify_detached(sig, msg, sizeof(msg), pk)
+		    != 0;
+	t1 = bench_now();
+	*verify_per_s = n / (t1 - t0);
+	if (bad != 0)
+		fprintf(stderr, "bench_limits: unexpected verify failures\n");
+	t0 = bench_now();
+	for (i = 0; i < n * 20; i++) {
+		msg[1] = (unsigned char)i;
+		crypto_generichash(h, sizeof(h), msg, sizeof(msg), NULL, 0);
+	}
+	t1 = bench_now();
+	*hash_per_s = n * 20 / (t1 - t0);
+	return sign_rate;
+}
+
+static int
+lmdb_open(const char *dir, MDB_env **env, MDB_dbi *dbi)
+{
+	MDB_txn	*txn;
+	int	 rc;
+
+	if ((rc = mdb_env_create(env)) != 0)
+		return rc;
+	mdb_env_set_mapsize(*env, 1ull << 30);
+	if ((rc = mdb_env_open(*env, dir, 0, 0600)) != 0)
+		return rc;
+	if ((rc = mdb_txn_begin(*env, NULL, 0, &txn)) != 0)
+		return rc;
+	if ((rc = mdb_dbi_open(txn, NULL, 0, dbi)) != 0)
+		return rc;
+	return mdb_txn_commit(txn);
+}
+
+static void
+key_of(unsigned char key[24], const unsigned char dev[16], uint64_t seq)
+{
+	int	i;
+
+	memcpy(key, dev, 16);
+	for (i = 0; i < 8; i++)
+		key[16 + i] = (unsigned char)(seq >> (56 - 8 * i));
+}
+
+/* One put per commit, fsync each: returns commits/s, fills latencies. */
+static double
+bench_commit(MDB_env *env, MDB_dbi dbi, int n, double *p50_us)
+{
+	unsigned char	 key[24], dev[16], val[200];
+	double		*lat, t0, t1, start;
+	MDB_txn		*txn;
+	MDB_val		 k, v;
+	int		 i;
+
+	lat = calloc((size_t)n, sizeof(*lat));
+	if (lat == NULL)
+		return 0;
+	randombytes_buf(dev, sizeof(dev));
+	memset(val, 0x5a, sizeof(val));
+	start = bench_now();
+	for (i = 0; i < n; i++) {
+		t0 = bench_now();
+		key_of(key, dev, (uint64_t)i + 1);
+		k.mv_data = key; k.mv_size = sizeof(key);
+		v.mv_data = val; v.mv_size = sizeof(val);
+		if (mdb_txn_begin(env, NULL, 0, &txn) != 0 ||
+		    mdb_put(txn, dbi, &k, &v, 0) != 0 ||
+		    mdb_txn_commit(txn) != 0) {
+			fprintf(stderr, "bench_limits: lmdb commit failed\n");
+			break;
+		}
+		t1 = bench_now();
+		lat[i] = (t1 - t0) * 1e6;
+	}
+	t1 = bench_now();
+	*p50_us = bench_percentile(lat, (size_t)i, 50);
+	free(lat);
+	return i / (t1 - start);
+}
+
+/* 1000 sequential-key puts per commit. */
+static double
+bench_batch(MDB_env *env, MDB_dbi dbi, int n)
+{
+	unsigned char	 key[24], dev[16], val[200];
+	double		 t0, t1;
+	MDB_txn		*txn = NULL;
+	MDB_val		 k, v;
+	int		 i;
+
+	randombytes_buf(dev, sizeof(dev));
+	memset(val, 0xa5, sizeof(val));
+	t0 = bench_now();
+	for (i = 0; i < n; i++) {
+		if (txn == NULL && mdb_txn_begin(env, NULL, 0, &txn) != 0)
+			return 0;
+		key_of(key, dev, (uint64_t)i + 1);
+		k.mv_data = key; k.mv_size = sizeof(key);
+		v.mv_data = val; v.mv_size = sizeof(val);
+		if (mdb_put(txn, dbi, &k, &v, MDB_APPEND) != 0)
+			return 0;
+		if ((i + 1) % 1000 == 0) {
+			if (mdb_txn_commit(txn) != 0)
+				return 0;
+			txn = NULL;
+		}
+	}
+	if (txn != NULL && mdb_txn_commit(txn) != 0)
+		return 0;
+	t1 = bench_now();
+	return n / (t1 - t0);
+}
+
+int
+bench_limits_measure(const char *base, struct bench_limits *l)
+{
+	char	 dir[4096];
+	MDB_env	*env = NULL;
+	MDB_dbi	 dbi;
+	int	 rc;
+
+	if (sodium_init() < 0)
+		return -1;
+	memset(l, 0, sizeof(*l));
+	l->sign_per_s = bench_sign(20000, &l->verify_per_s, &l->hash_per_s);
+	snprintf(dir, sizeof(dir), "%s/caja-limits.XXXXXX", base);
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	if ((rc = lmdb_open(dir, &env, &dbi)) != 0)
+		goto out;
+	l->commit_per_s = bench_commit(env, dbi, 2000, &l->commit_p50_us);
+	l->batch_put_per_s = bench_batch(env, dbi, 1000000);
+out:
+	if (env != NULL)
+		mdb_env_close(env);
+	bench_rmdir(dir);
+	return rc;
+}
