@@ -34,11 +34,11 @@ msgf(char *out, size_t cap, const char *fmt, ...)
 static int
 copy_str(char *dst, size_t cap, const char *src)
 {
-	size_t	n = strlen(src);
+	int	n;
 
-	if (n >= cap)
+	n = snprintf(dst, cap, "%s", src);
+	if (n < 0 || (size_t)n >= cap)
 		return CAJA_ETOOBIG;
-	memcpy(dst, src, n + 1);
 	return 0;
 }
 

@@ -47,13 +47,15 @@
 /* IPv4 only: publish, browse and resolve (see disco.h). */
 #define DISCO_PROTO		AVAHI_PROTO_INET
 #define DISCO_LOG_LINE		512
-#define DISCO_COLLISIONS_MAX	32	/* renames in a row before giving up */
+/* Renames in a row before giving up. */
+#define DISCO_COLLISIONS_MAX	32
 #define DISCO_STATE_UNSET	(-1)
 
 struct disco_peer {
 	int			 used;
-	int			 resolved;	/* device_id, endpoint valid */
-	int			 stale;		/* seen before the last reconnection */
+	/* device_id, endpoint set; seen before the last reconnection. */
+	int			 resolved;
+	int			 stale;
 	AvahiIfIndex		 iface;
 	AvahiServiceResolver	*resolver;
 	char			 name[DISCO_NAME_MAX];
@@ -65,7 +67,8 @@ struct disco {
 	/* Set by disco_new(), read-only afterwards. */
 	char			 store_id[DISCO_ID_HEX_MAX + 1];
 	char			 device_id[DISCO_ID_HEX_MAX + 1];
-	char			 host[AVAHI_DOMAIN_NAME_MAX];	/* "": daemon's */
+	/* "": the daemon's host name. */
+	char			 host[AVAHI_DOMAIN_NAME_MAX];
 	AvahiIfIndex		 iface;
 	uint16_t		 port;
 	disco_log_fn		*log;
@@ -91,7 +94,8 @@ struct disco {
 	char			 name[DISCO_NAME_MAX];
 	struct disco_peer	 peers[DISCO_PEERS_MAX];
 
-	_Atomic int		 state;		/* enum disco_state or UNSET */
+	/* enum disco_state or DISCO_STATE_UNSET; read by any thread. */
+	_Atomic int		 state;
 };
 
 static void	dlog(struct disco *, int, const char *, ...)
@@ -491,7 +495,7 @@ resolve_retry_cb(AvahiTimeout *t, void *arg)
 	d->resolve_armed = 0;
 	if (d->client == NULL ||
 	    avahi_client_get_state(d->client) != AVAHI_CLIENT_S_RUNNING)
-		return;		/* a new browser reports them all again */
+		return;		/* a new browser reports them again */
 	for (i = 0; i < DISCO_PEERS_MAX; i++) {
 		struct disco_peer	*p = &d->peers[i];
 
@@ -672,7 +676,8 @@ client_stop(struct disco *d)
 
 	if (d->client == NULL)
 		return;
-	avahi_client_free(d->client);	/* also group, browser, resolvers */
+	/* Frees the group, the browser and the resolvers too. */
+	avahi_client_free(d->client);
 	d->client = NULL;
 	d->group = NULL;
 	d->browser = NULL;
@@ -745,7 +750,8 @@ client_cb(AvahiClient *c, AvahiClientState st, void *arg)
 			    "(%s)", avahi_client_get_host_name_fqdn(c));
 		d->connect_failures = 0;
 		d->retry_ms = 0;
-		(void)register_service(d, c);	/* logged; retried on restart */
+		/* Failure is logged; a reconnection tries again. */
+		(void)register_service(d, c);
 		if (d->browser == NULL) {
 			d->browser = avahi_service_browser_new(c, d->iface,
 			    DISCO_PROTO, DISCO_SERVICE_TYPE, NULL, 0,
@@ -925,6 +931,8 @@ disco_reannounce(struct disco *d)
 {
 	int	rc = 0;
 
+	if (d == NULL)
+		return CAJA_EINVAL;
 	avahi_threaded_poll_lock(d->poll);
 	if (d->client != NULL &&
 	    avahi_client_get_state(d->client) == AVAHI_CLIENT_S_RUNNING) {
@@ -939,7 +947,11 @@ disco_reannounce(struct disco *d)
 enum disco_state
 disco_get_state(struct disco *d)
 {
-	int	st = atomic_load(&d->state);
+	int	st;
+
+	if (d == NULL)
+		return DISCO_STATE_CONNECTING;
+	st = atomic_load(&d->state);
 
 	return st == DISCO_STATE_RUNNING ? DISCO_STATE_RUNNING :
 	    DISCO_STATE_CONNECTING;
@@ -951,6 +963,8 @@ disco_get_name(struct disco *d, char *buf, size_t len)
 	size_t	n;
 	int	rc = 0;
 
+	if (d == NULL || buf == NULL)
+		return CAJA_EINVAL;
 	avahi_threaded_poll_lock(d->poll);
 	n = strlen(d->name);
 	if (n >= len)

@@ -48,18 +48,27 @@
 #include "proto/err.h"
 
 #define DISCO_SERVICE_TYPE	"_caja._tcp"
-#define DISCO_TXT_VERSION	"1"		/* TXT "v=" we publish and accept */
-#define DISCO_ID_HEX_MIN	8		/* store/device id: lowercase hex */
+/* TXT "v=" we publish and accept. */
+#define DISCO_TXT_VERSION	"1"
+/* Store and device ids: this many lowercase hex digits. */
+#define DISCO_ID_HEX_MIN	8
 #define DISCO_ID_HEX_MAX	64
-#define DISCO_NAME_MAX		64		/* service name incl. NUL (a DNS label) */
-#define DISCO_NAME_PREFIX	"caja-"		/* default name: caja-<8 hex of device> */
-#define DISCO_ENDPOINT_MAX	64		/* "tcp://ADDR:PORT" incl. NUL */
-#define DISCO_EVENT_MAX		256		/* largest frame disco sends */
-#define DISCO_PEERS_MAX		128		/* service instances tracked at once */
-#define DISCO_QUEUE_MAX		1000		/* frames queued to the main loop */
-#define DISCO_RETRY_MIN_MS	1000		/* reconnect backoff: 1 s ... */
-#define DISCO_RETRY_MAX_MS	30000		/* ... doubling up to 30 s */
-#define DISCO_RESOLVE_RETRY_MS	10000		/* retry failed resolutions */
+/* Service name incl. NUL (one DNS label); default caja-<8 hex of device>. */
+#define DISCO_NAME_MAX		64
+#define DISCO_NAME_PREFIX	"caja-"
+/* "tcp://A.B.C.D:PORT" incl. NUL. */
+#define DISCO_ENDPOINT_MAX	64
+/* Largest frame disco sends. */
+#define DISCO_EVENT_MAX		256
+/* Service instances tracked at once; more are ignored (logged). */
+#define DISCO_PEERS_MAX		128
+/* Frames queued to the main loop; more are dropped (logged). */
+#define DISCO_QUEUE_MAX		1000
+/* Reconnection backoff: 0, then 1 s doubling up to 30 s. */
+#define DISCO_RETRY_MIN_MS	1000
+#define DISCO_RETRY_MAX_MS	30000
+/* Failed resolutions are tried again after this. */
+#define DISCO_RESOLVE_RETRY_MS	10000
 
 /* Numerically the same as agent/log.h's enum log_level. */
 enum disco_log_level {
@@ -73,19 +82,25 @@ enum disco_log_level {
 typedef void	disco_log_fn(void *arg, int level, const char *msg);
 
 struct disco_config {
-	const char	*store_id;	/* lowercase hex, required */
-	const char	*device_id;	/* lowercase hex, required */
-	const char	*name;		/* service name; NULL: caja-<device[0:8]> */
-	uint16_t	 port;		/* our peer endpoint's TCP port, not 0 */
-	const char	*ifname;	/* publish/browse on this interface only; NULL: all */
-	const char	*host;		/* host name to publish with; NULL: the daemon's */
-	disco_log_fn	*log;		/* NULL: no logging */
+	/* Required, lowercase hex. */
+	const char	*store_id;
+	const char	*device_id;
+	/* Service name; NULL: caja-<first 8 digits of device_id>. */
+	const char	*name;
+	/* TCP port of our peer endpoint; not 0. */
+	uint16_t	 port;
+	/* Publish and browse on this interface only; NULL: all. */
+	const char	*ifname;
+	/* Host name (FQDN) to publish with; NULL: the daemon's. */
+	const char	*host;
+	/* NULL: no logging. */
+	disco_log_fn	*log;
 	void		*log_arg;
 };
 
 enum disco_state {
-	DISCO_STATE_CONNECTING = 0,	/* waiting for the system bus or avahi-daemon */
-	DISCO_STATE_RUNNING		/* client running: publishing and browsing */
+	DISCO_STATE_CONNECTING = 0,	/* waiting for the bus or daemon */
+	DISCO_STATE_RUNNING		/* publishing and browsing */
 };
 
 enum disco_event_type {
@@ -95,11 +110,14 @@ enum disco_event_type {
 };
 
 struct disco_event {
-	enum disco_event_type	type;
-	char		device_id[DISCO_ID_HEX_MAX + 1];	/* UP, DOWN */
-	char		store_id[DISCO_ID_HEX_MAX + 1];		/* UP */
-	char		endpoint[DISCO_ENDPOINT_MAX];		/* UP */
-	enum disco_state	state;				/* STATE */
+	enum disco_event_type	 type;
+	/* UP, DOWN */
+	char			 device_id[DISCO_ID_HEX_MAX + 1];
+	/* UP */
+	char			 store_id[DISCO_ID_HEX_MAX + 1];
+	char			 endpoint[DISCO_ENDPOINT_MAX];
+	/* STATE */
+	enum disco_state	 state;
 };
 
 struct disco;
@@ -156,7 +174,7 @@ int	disco_event_encode(const struct disco_event *ev,
  * "tcp://HOST:PORT" with PORT 1..65535, no trailing bytes, at most
  * DISCO_EVENT_MAX bytes. CAJA_EDECODE otherwise (ev is then zeroed).
  */
-int	disco_event_decode(const void *buf, size_t len, struct disco_event *ev)
-	    CAJA_WUR;
+int	disco_event_decode(const void *buf, size_t len,
+	    struct disco_event *ev) CAJA_WUR;
 
 #endif

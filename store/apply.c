@@ -890,13 +890,15 @@ apply_event(struct store_batch *b, MDB_txn *txn, const struct event *ev,
 	uint8_t		 key[SDB_LOGKEY_LEN];
 	int		 rc, decoded, known;
 
-	if ((a = calloc(1, sizeof(*a))) == NULL)
+	/* not calloc: the payload and author are filled before use */
+	if ((a = malloc(sizeof(*a))) == NULL)
 		return CAJA_ENOMEM;
 	a->s = b->s;
 	a->txn = txn;
 	a->ev = ev;
 	a->id = id;
 	a->state = state;
+	memset(&a->st, 0, sizeof(a->st));
 	if (state != NULL)
 		memset(state, 0, HASH_LEN);
 	a->st.hlc = ev->hlc;

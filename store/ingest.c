@@ -73,7 +73,7 @@ struct ing {
 
 void
 ingest_refusal(struct store_report *rep, const uint8_t dev[ID_LEN],
-    uint64_t seq, int err, const char *msg)
+    uint64_t seq, int err, int retry, const char *msg)
 {
 	struct store_refusal	*r;
 
@@ -81,9 +81,11 @@ ingest_refusal(struct store_report *rep, const uint8_t dev[ID_LEN],
 	if (rep->nrefusals >= STORE_REFUSED_MAX)
 		return;
 	r = &rep->refusals[rep->nrefusals++];
+	memset(r, 0, sizeof(*r));
 	memcpy(r->dev, dev, ID_LEN);
 	r->seq = seq;
 	r->err = err;
+	r->retry = retry;
 	snprintf(r->msg, sizeof(r->msg), "%s", msg);
 }
 
@@ -93,7 +95,7 @@ refuse(struct ing *g, struct item *it, int err, int retry, const char *msg)
 	char	m[STORE_ERRMSG];
 
 	snprintf(m, sizeof(m), "%s", msg != NULL ? msg : err_str(err));
-	ingest_refusal(g->rep, it->dev, it->seq, err, m);
+	ingest_refusal(g->rep, it->dev, it->seq, err, retry, m);
 	if (g->verdict != NULL)
 		g->verdict[it->idx] = err;
 	if (g->retry != NULL)
@@ -102,6 +104,7 @@ refuse(struct ing *g, struct item *it, int err, int retry, const char *msg)
 		memcpy(g->detail[it->idx].dev, it->dev, ID_LEN);
 		g->detail[it->idx].seq = it->seq;
 		g->detail[it->idx].err = err;
+		g->detail[it->idx].retry = retry;
 		memcpy(g->detail[it->idx].msg, m, sizeof(m));
 	}
 	if (err > 0 && err < CAJA_ERR_MAX)
@@ -216,6 +219,14 @@ fork_or_dup(struct ing *g, struct item *it)
 	return 0;
 }
 
+/* 1 when the device is now marked forked. */
+static int
+fork_seen(struct ing *g, const struct item *it)
+{
+	return sdb_dev_get(g->b->txn, g->s, it->dev, g->dep) == 0 &&
+	    g->dep->forked;
+}
+
 /* Refuses the rest of a group's run from position k. */
 static void
 refuse_rest(struct ing *g, struct group *gr, size_t k, int err, int retry,
@@ -260,6 +271,9 @@ prepare(struct ing *g, struct group *gr, const size_t *order)
 		if (it->seq <= head) {
 			if ((rc = fork_or_dup(g, it)) != 0)
 				return rc;
+			if (g->verdict == NULL || g->verdict[it->idx] ==
+			    CAJA_EFORK)
+				forked = forked || fork_seen(g, it);
 			continue;
 		}
 		if (it->seq < expect) {
@@ -457,6 +471,14 @@ advance(struct ing *g, struct group *gr, int *progress, int final)
 		if (rc != 0 && rc != CAJA_ENOTFOUND)
 			return rc;
 		known = rc == 0;
+		if (known && g->dev->revoked && it->seq > g->dev->revoked_upto) {
+			/* revoked by an event of this same batch */
+			snprintf(msg, sizeof(msg), "device revoked after "
+			    "seq %llu", (unsigned long long)
+			    g->dev->revoked_upto);
+			refuse_rest(g, gr, gr->next, CAJA_EREVOKED, 0, msg);
+			return 0;
+		}
 		if ((rc = decode(g, it)) != 0)
 			return CAJA_ECORRUPT;	/* decoded before */
 		if (!known) {

@@ -187,7 +187,13 @@ wr_done(struct codec_wr *w)
 void
 rec_product_init(struct rec_product *p)
 {
-	memset(p, 0, sizeof(*p));
+	/* not the whole struct: the registers are large and n bounds them */
+	memset(&p->name, 0, sizeof(p->name));
+	memset(&p->barcode, 0, sizeof(p->barcode));
+	memset(&p->active, 0, sizeof(p->active));
+	p->price[REC_PRICE_BS].n = 0;
+	p->price[REC_PRICE_USD].n = 0;
+	p->stock = 0;
 }
 
 int

@@ -210,6 +210,6 @@ int	ingest_frames(struct store_batch *, const uint8_t *const *frames,
 	    struct store_report *, int *verdict, uint8_t *retry,
 	    struct store_refusal *detail) CAJA_WUR;
 void	ingest_refusal(struct store_report *, const uint8_t dev[ID_LEN],
-	    uint64_t seq, int err, const char *msg);
+	    uint64_t seq, int err, int retry, const char *msg);
 
 #endif

@@ -105,6 +105,9 @@ struct store_refusal {
 	uint64_t	seq;
 	int		err;
 	char		msg[STORE_ERRMSG];
+	int		retry;	/* may pass when sent again later (a gap, a
+				 * causal wait, an invite not yet known): not
+				 * the sender's fault */
 };
 
 struct store_report {

@@ -339,7 +339,6 @@ store_totals_json(struct store *s, const char *day, json_t **out)
 	MDB_val			 k, v;
 	json_t			*o = NULL, *devs = NULL, *d;
 	struct rec_totals	 t, sum, all;
-	uint8_t			 cur[ID_LEN];
 	struct {
 		uint8_t			dev[ID_LEN];
 		struct rec_totals	t;
@@ -348,7 +347,6 @@ store_totals_json(struct store *s, const char *day, json_t **out)
 	int			 rc, op = MDB_FIRST;
 
 	*out = NULL;
-	(void)cur;
 	if (day != NULL && strlen(day) != 10)
 		return CAJA_EINVAL;
 	if ((per = calloc(VCLOCK_MAX + 1, sizeof(*per))) == NULL)

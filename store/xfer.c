@@ -310,7 +310,7 @@ store_import(struct store *s, const char *path, uint64_t now_ms,
 					continue;
 				}
 				ingest_refusal(rep, detail[j].dev,
-				    detail[j].seq, detail[j].err,
+				    detail[j].seq, detail[j].err, 0,
 				    detail[j].msg);
 			}
 		}
@@ -318,7 +318,7 @@ store_import(struct store *s, const char *path, uint64_t now_ms,
 			/* What still waits now waits for good. */
 			for (k = 0; k < nwait; k++)
 				ingest_refusal(rep, wait[k].dev, wait[k].seq,
-				    wait[k].err, wait[k].msg);
+				    wait[k].err, 1, wait[k].msg);
 			rep->refused += nnext - nwait;
 			break;
 		}

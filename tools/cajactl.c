@@ -512,6 +512,10 @@ check_one(const char *type, json_t *payload, char err[CTL_ERRMSG])
 	return rc;
 }
 
+/* Globals, so that exiting half-way (fail) leaves nothing unreachable. */
+static size_t	*lines;		/* line number of each event */
+static json_t	*events;
+
 static int
 append_batch(const char *file)
 {
@@ -519,9 +523,9 @@ append_batch(const char *file)
 	char		*line = NULL, err[CTL_ERRMSG];
 	size_t		 cap = 0, lineno = 0, n = 0, total = 0, i;
 	ssize_t		 len;
-	size_t		*lines = NULL, *nl;
+	size_t		*nl;
 	json_error_t	 jerr;
-	json_t		*events, *e, *req, *rep, *res;
+	json_t		*e, *req, *rep, *res;
 	const char	*type;
 	long		 idx;
 
@@ -570,11 +574,13 @@ append_batch(const char *file)
 	if (n == 0)
 		fail("%s: no events", file);
 	req = json_pack("{s:s, s:o}", "cmd", "append_batch", "events", events);
+	events = req;	/* reachable until sent */
 	if (req == NULL)
 		fail("out of memory");
 	if (ctl_call(dir, req, timeout_ms, &rep, err) != 0)
 		fail("%s", err);
 	json_decref(req);
+	events = NULL;
 	if (!json_is_true(json_object_get(rep, "ok"))) {
 		idx = json_is_integer(json_object_get(rep, "index")) ?
 		    (long)json_integer_value(json_object_get(rep, "index")) :
@@ -594,6 +600,7 @@ append_batch(const char *file)
 		}
 	json_decref(rep);
 	free(lines);
+	lines = NULL;
 	return 0;
 }
 
@@ -1190,7 +1197,7 @@ main(int argc, char *argv[])
 {
 	const struct cmd	*c;
 	char			**av;
-	int			  i, n = 0, help = 0;
+	int			  i, n = 0, help = 0, rc;
 
 	if ((dir = getenv("CAJA_DIR")) == NULL || dir[0] == '\0')
 		dir = DIR_DEFAULT;
@@ -1234,10 +1241,12 @@ main(int argc, char *argv[])
 		}
 	}
 	if (c == NULL) {
+		free(av);
 		usage(help ? stdout : stderr);
 		return help ? 0 : EXIT_USAGE;
 	}
 	if (help) {
+		free(av);
 		cmd_usage(stdout, c);
 		return 0;
 	}
@@ -1247,5 +1256,7 @@ main(int argc, char *argv[])
 		fail("libsodium initialisation failed");
 	/* av: argv[0], COMMAND, its args: commands see COMMAND as argv[0]. */
 	optind = 1;
-	return c->fn(n - 1, av + 1);
+	rc = c->fn(n - 1, av + 1);
+	free(av);
+	return rc;
 }

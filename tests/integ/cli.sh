@@ -148,7 +148,15 @@ assert_eq "$(jget "$OUT" 'd["cloud"]["breaker"]')" CLOSED "breaker"
 assert_eq "$(jget "$OUT" 'd["store_full"]')" false "store_full"
 assert_eq "$(jget "$OUT" 'd["vector_clock"]["'"$DID"'"]')" "$SEQ" "vector clock"
 assert_eq "$(jget "$OUT" 'd["requests"]["appended"]')" $((SEQ - 1)) "appended counter"
-pass "get/list/totals/log/devices/digest/status read back the events"
+expect 0 --dir "$D" log --device "${DID:0:8}" --since $((SEQ - 2)) --json
+assert_eq "$(jget "$OUT" '[e["seq"] for e in d]')" "[$((SEQ - 1)), $SEQ]" "log --device prefix --since"
+expect 0 --dir "$D" export --out "$T/since.exp" --since "{\"$DID\": $((SEQ - 2))}" --json
+assert_eq "$(jget "$OUT" 'd["events"]')" 2 "export --since"
+expect 0 --dir "$D" export --out "$T/all.exp"
+assert_match "$OUT" "^exported $SEQ events" "export all"
+expect 1 --dir "$D" export --out "$T/x" --since '{"nothex": 1}'
+assert_eq "$(stat -c %a "$D/ctl.sock")" 600 "control socket mode"
+pass "get/list/totals/log/devices/digest/status/export read back the events"
 
 # --- stop; reads without the agent
 stop_agent "$A"

@@ -171,7 +171,8 @@ pump(int ms)
 		if (left < 0)
 			left = 0;
 		if (zmq_poll(items, (int)nnodes, left) < 0)
-			cr_assert_fail("zmq_poll: %s", zmq_strerror(zmq_errno()));
+			cr_assert_fail("zmq_poll: %s",
+			    zmq_strerror(zmq_errno()));
 		for (i = 0; i < nnodes; i++) {
 			struct node	*n = &nodes[i];
 
@@ -376,9 +377,10 @@ Test(disco, event_encode_round_trips_and_refuses_bad_events)
 	memcpy(ev.endpoint, "tcp://192.168.1.20:7700",
 	    sizeof("tcp://192.168.1.20:7700"));
 	cr_assert_eq(disco_event_encode(&ev, buf, &len), 0);
-	cr_assert_eq(len, strlen("UP " DEV " " STORE " tcp://192.168.1.20:7700"));
-	cr_assert_eq(memcmp(buf, "UP " DEV " " STORE " tcp://192.168.1.20:7700",
-	    len), 0);
+#define UPFRAME	"UP " DEV " " STORE " tcp://192.168.1.20:7700"
+	cr_assert_eq(len, strlen(UPFRAME));
+	cr_assert_eq(memcmp(buf, UPFRAME, len), 0);
+#undef UPFRAME
 	cr_assert_eq(disco_event_decode(buf, len, &back), 0);
 	cr_assert_eq(memcmp(&ev, &back, sizeof(ev)), 0);
 
@@ -550,7 +552,7 @@ Test(disco, finds_its_store_ignores_others)
 	cr_assert_geq(i, 0, "d2 did not see d1");
 	expected_endpoint(d1, ep, sizeof(ep));
 	cr_assert_str_eq(d2->ev[i].endpoint, ep);
-	/* Store t is there too (d3 sees d4), so d1's silence means something. */
+	/* Store t is there (d3 sees d4): d1's silence means something. */
 	i = wait_event(d3, 0, DISCO_EV_UP, d4->device, 5000, NULL);
 	cr_assert_geq(i, 0, "d3 did not see d4");
 	pump(1500);
@@ -621,7 +623,8 @@ Test(disco, name_collision_takes_alternative_name)
 	cr_assert_eq(disco_get_name(b->d, nb, sizeof(nb)), 0);
 	cr_assert_str_eq(na, "caja-collide");
 	cr_assert_str_eq(nb, "caja-collide #2");
-	fprintf(stderr, "DISCO-AVAHI-OK name_collision_takes_alternative_name\n");
+	fprintf(stderr, "DISCO-AVAHI-OK "
+	    "name_collision_takes_alternative_name\n");
 }
 
 Test(disco, survives_daemon_restart)

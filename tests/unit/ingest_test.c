@@ -431,10 +431,12 @@ copy_file(const char *from, const char *to)
 Test(ingest, fork_is_a_conflict_not_a_crash)
 {
 	struct store		*a, *a2, *b, *c;
+	struct store_batch	*bt = NULL;
+	struct store_appended	 ap;
 	struct store_report	 rep;
 	struct store_ids	 ia;
-	char			 hex[ID_HEX];
-	json_t			*k, *p, *d;
+	char			 hex[ID_HEX], cid[64], msg[STORE_ERRMSG];
+	json_t			*k, *p, *d, *v;
 	size_t			 i;
 
 	pair(&a, &b);
@@ -499,8 +501,208 @@ Test(ingest, fork_is_a_conflict_not_a_crash)
 	json_decref(k);
 	fx_append(c, "StockReceived", "{\"product_id\":\"p1\",\"qty\":4}",
 	    T0 + 4000);
+	/* resolving the fork lets the held branch go on */
+	k = fx_conflicts(c, 0);
+	snprintf(cid, sizeof(cid), "%s", fx_str(json_array_get(k, 0),
+	    "conflict_id"));
+	json_decref(k);
+	cr_assert_eq(store_batch_begin(c, &bt), 0);
+	v = json_string("keep");
+	cr_assert_eq(store_resolve(bt, cid, v, NULL, T0 + 4100, &ap, msg), 0,
+	    "%s", msg);
+	json_decref(v);
+	cr_assert_eq(store_batch_commit(&bt), 0);
+	k = fx_conflicts(c, 0);
+	cr_assert_eq(json_array_size(k), 0);
+	json_decref(k);
+	fx_import(c, fx_path("a3.exp"), T0 + 4200, &rep);
+	cr_assert_eq(rep.accepted, 1, "the held branch goes on");
+	p = fx_get(c, "product", "p1");
+	cr_assert_eq(json_integer_value(json_object_get(p, "stock")), 7);
+	json_decref(p);
 	store_close(&a);
 	store_close(&a2);
 	store_close(&b);
 	store_close(&c);
+}
+
+struct fr {
+	uint8_t	*p[256];
+	size_t	 len[256];
+	size_t	 n;
+};
+
+static int
+grab(void *arg, const uint8_t *p, size_t len)
+{
+	struct fr	*f = arg;
+
+	cr_assert_lt(f->n, 256);
+	f->p[f->n] = malloc(len);
+	memcpy(f->p[f->n], p, len);
+	f->len[f->n++] = len;
+	return 0;
+}
+
+/*
+ * Gossip-like delivery: chunks of `chunk` frames in the given order, each
+ * its own batch; what is refused with retry set comes again, until done.
+ */
+static void
+deliver(struct store *s, struct fr *f, const size_t *order, size_t chunk)
+{
+	struct store_batch	*b = NULL;
+	struct store_report	 rep;
+	const uint8_t		*cp[256];
+	size_t			 cl[256], pend[256], next[256], np, nn, i, j;
+	size_t			 m, k, round = 0, progress;
+
+	for (i = 0; i < f->n; i++)
+		pend[i] = order[i];
+	np = f->n;
+	while (np > 0) {
+		cr_assert_lt(round++, 64, "no convergence");
+		nn = 0;
+		progress = 0;
+		for (i = 0; i < np; i += m) {
+			m = np - i < chunk ? np - i : chunk;
+			for (j = 0; j < m; j++) {
+				cp[j] = f->p[pend[i + j]];
+				cl[j] = f->len[pend[i + j]];
+			}
+			cr_assert_eq(store_batch_begin(s, &b), 0);
+			cr_assert_eq(store_ingest(b, cp, cl, m, T0 + 99999,
+			    &rep), 0);
+			cr_assert_eq(store_batch_commit(&b), 0);
+			progress += rep.accepted;
+			cr_assert_lt(rep.nrefusals, STORE_REFUSED_MAX);
+			for (k = 0; k < rep.nrefusals; k++) {
+				cr_assert(rep.refusals[k].retry,
+				    "final refusal: %s",
+				    rep.refusals[k].msg);
+			}
+			for (j = 0; j < m && rep.refused > 0; j++) {
+				struct event	ev;
+
+				cr_assert_eq(event_decode(&ev, cp[j], cl[j]),
+				    0);
+				for (k = 0; k < rep.nrefusals; k++)
+					if (rep.refusals[k].seq == ev.seq &&
+					    memcmp(rep.refusals[k].dev, ev.dev,
+					    ID_LEN) == 0)
+						break;
+				if (k < rep.nrefusals)
+					next[nn++] = pend[i + j];
+			}
+		}
+		cr_assert(progress > 0 || nn == 0, "stuck with %zu", nn);
+		memcpy(pend, next, nn * sizeof(*pend));
+		np = nn;
+	}
+}
+
+Test(ingest, any_delivery_order_converges)
+{
+	struct store		*a, *b, *c, *x, *y;
+	struct store_batch	*bt = NULL;
+	struct store_appended	 ap;
+	struct fr		 f;
+	size_t			 order[256], i, j, t;
+	uint32_t		 seed = 12345;
+	json_t			*k, *v;
+	char			 msg[STORE_ERRMSG], cid[64];
+
+	a = fx_create(fx_path("a"), "caja-1");
+	store_close(&a);
+	/* x and y start as copies of a's genesis: a's events come by ingest */
+	cr_assert_eq(mkdir(fx_path("x"), 0700), 0);
+	cr_assert_eq(mkdir(fx_path("y"), 0700), 0);
+	copy_file(fx_path("a/data.mdb"), fx_path("x/data.mdb"));
+	copy_file(fx_path("a/device.key"), fx_path("x/device.key"));
+	copy_file(fx_path("a/data.mdb"), fx_path("y/data.mdb"));
+	copy_file(fx_path("a/device.key"), fx_path("y/device.key"));
+	a = fx_open(fx_path("a"));
+	b = fx_join(a, fx_path("b"), "caja-2", T0 + 100);
+	c = fx_join(a, fx_path("c"), "caja-3", T0 + 150);
+	fx_sync(a, b, "1.exp", T0 + 200);
+	fx_sync(a, c, "2.exp", T0 + 200);
+	fx_sync(b, c, "3.exp", T0 + 200);
+	fx_sync(c, a, "4.exp", T0 + 200);
+	fx_sync(c, b, "5.exp", T0 + 200);
+	/* three concurrent prices, a sale voided elsewhere, notes */
+	fx_append(a, "PriceChanged", "{\"product_id\":\"p1\","
+	    "\"price_bs\":\"1\"}", T0 + 1000);
+	fx_append(b, "PriceChanged", "{\"product_id\":\"p1\","
+	    "\"price_bs\":\"2\"}", T0 + 1001);
+	fx_append(c, "PriceChanged", "{\"product_id\":\"p1\","
+	    "\"price_bs\":\"3\"}", T0 + 1002);
+	fx_append(a, "CustomerUpdated", "{\"customer_id\":\"c1\","
+	    "\"name\":\"Ana\"}", T0 + 1003);
+	fx_append(b, "SaleCreated", "{\"sale_id\":\"s1\",\"items\":"
+	    "[{\"product_id\":\"p1\",\"qty\":2,\"price_bs\":\"4\"}],"
+	    "\"customer_id\":\"c1\",\"on_credit\":true}", T0 + 1004);
+	fx_append(b, "NoteEdited", "{\"sale_id\":\"s1\",\"ops\":[{\"type\":"
+	    "\"INSERT\",\"position\":0,\"text\":\"hola\"}]}", T0 + 1005);
+	fx_sync(a, b, "6.exp", T0 + 1100);
+	fx_sync(b, a, "7.exp", T0 + 1100);
+	/* a resolves the two-way conflict it sees; c's value is still out */
+	k = fx_conflicts(a, 0);
+	cr_assert_eq(json_array_size(k), 1);
+	snprintf(cid, sizeof(cid), "%s", fx_str(json_array_get(k, 0),
+	    "conflict_id"));
+	json_decref(k);
+	cr_assert_eq(store_batch_begin(a, &bt), 0);
+	v = json_string("1.50");
+	cr_assert_eq(store_resolve(bt, cid, v, "ana", T0 + 1200, &ap, msg),
+	    0, "%s", msg);
+	json_decref(v);
+	cr_assert_eq(store_batch_commit(&bt), 0);
+	fx_append(c, "SaleVoided", "{\"sale_id\":\"s1\"}", T0 + 1300);
+	fx_append(a, "NoteEdited", "{\"sale_id\":\"s1\",\"ops\":[{\"type\":"
+	    "\"INSERT\",\"position\":4,\"text\":\"!\"}]}", T0 + 1301);
+	fx_append(a, "DebtPaymentAdded", "{\"customer_id\":\"c1\","
+	    "\"amount_bs\":\"1\"}", T0 + 1302);
+	/* everyone gets everything */
+	fx_sync(c, a, "8.exp", T0 + 2000);
+	fx_sync(a, b, "9.exp", T0 + 2000);
+	fx_sync(a, c, "10.exp", T0 + 2000);
+	assert_same(a, b);
+	assert_same(a, c);
+	k = fx_conflicts(a, 1);
+	cr_assert_eq(json_array_size(k), 2, "the resolved one and the new "
+	    "one with c's value");
+	json_decref(k);
+	v = fx_get(a, "customer", "c1");
+	cr_assert_str_eq(fx_str(v, "balance_bs"), "-1.00");
+	json_decref(v);
+
+	memset(&f, 0, sizeof(f));
+	cr_assert_eq(store_frames_since(a, NULL, 0, grab, &f), 0);
+	cr_assert_gt(f.n, 10);
+	/* x: everything in reverse, one batch */
+	for (i = 0; i < f.n; i++)
+		order[i] = f.n - 1 - i;
+	x = fx_open(fx_path("x"));
+	deliver(x, &f, order, f.n);
+	assert_same(a, x);
+	/* y: shuffled, in small batches, with retries */
+	for (i = 0; i < f.n; i++)
+		order[i] = i;
+	for (i = f.n - 1; i > 0; i--) {
+		seed = seed * 1103515245u + 12345u;
+		j = (seed >> 8) % (i + 1);
+		t = order[i];
+		order[i] = order[j];
+		order[j] = t;
+	}
+	y = fx_open(fx_path("y"));
+	deliver(y, &f, order, 3);
+	assert_same(a, y);
+	for (i = 0; i < f.n; i++)
+		free(f.p[i]);
+	store_close(&a);
+	store_close(&b);
+	store_close(&c);
+	store_close(&x);
+	store_close(&y);
 }
