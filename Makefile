@@ -26,7 +26,8 @@ demo: build
 # libFuzzer targets, built with clang in build-fuzz; FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 20
 fuzz: deps
-	CC=clang cmake -S . -B build-fuzz -DCAJA_FUZZ=ON -DCAJA_WERROR=ON >/dev/null
+	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCAJA_FUZZ=ON \
+	    -DCAJA_WERROR=ON >/dev/null
 	cmake --build build-fuzz -j$(JOBS) --target fuzz_all
 	bash tools/fuzz.sh build-fuzz $(FUZZ_SECONDS)
 

@@ -53,6 +53,10 @@ conf_defaults(struct conf *c)
 	c->max_skew_ms = HLC_MAX_SKEW_MS;
 	c->log_level = LOG_LEVEL_INFO;
 	c->batch_max = CONF_BATCH_DEFAULT;
+	c->cloud_batch_min = CONF_CLOUD_BATCH_MIN;
+	c->cloud_batch_max = CONF_CLOUD_BATCH_MAX;
+	c->cloud_poll_ms = CONF_CLOUD_POLL_MS;
+	c->cloud_timeout_ms = CONF_CLOUD_TIMEOUT_MS;
 }
 
 int
@@ -279,6 +283,30 @@ conf_set(struct conf *c, const char *key, const char *v,
 			return CAJA_EINVAL;
 		}
 		c->batch_max = (int)u;
+	} else if (strcmp(key, "cloud_batch_min") == 0 ||
+	    strcmp(key, "cloud_batch_max") == 0) {
+		if (parse_u64(v, &u) == NULL || *parse_u64(v, &u) != '\0' ||
+		    u < 1 || u > CONF_CLOUD_BATCH_LIMIT) {
+			msgf(err, CONF_ERRMSG, "%s: '%s' is not a number in "
+			    "1..%d", key, v, CONF_CLOUD_BATCH_LIMIT);
+			return CAJA_EINVAL;
+		}
+		if (strcmp(key, "cloud_batch_min") == 0)
+			c->cloud_batch_min = (uint32_t)u;
+		else
+			c->cloud_batch_max = (uint32_t)u;
+	} else if (strcmp(key, "cloud_poll") == 0 ||
+	    strcmp(key, "cloud_timeout") == 0) {
+		if (conf_parse_duration_ms(v, &u) || u < 100 ||
+		    u > 3600 * 1000) {
+			msgf(err, CONF_ERRMSG, "%s: '%s' is not a duration "
+			    "in 100ms..1h (e.g. 2s)", key, v);
+			return CAJA_EINVAL;
+		}
+		if (strcmp(key, "cloud_poll") == 0)
+			c->cloud_poll_ms = u;
+		else
+			c->cloud_timeout_ms = u;
 	} else {
 		msgf(err, CONF_ERRMSG, "unknown key '%s'", key);
 		return CAJA_EINVAL;
@@ -433,6 +461,12 @@ conf_check(const struct conf *c, char err[CONF_ERRMSG])
 		    "'dir = DIR' in the config file");
 		return CAJA_EINVAL;
 	}
+	if (c->cloud_batch_min > c->cloud_batch_max) {
+		msgf(err, CONF_ERRMSG, "cloud_batch_min %u is more than "
+		    "cloud_batch_max %u", c->cloud_batch_min,
+		    c->cloud_batch_max);
+		return CAJA_EINVAL;
+	}
 	return 0;
 }
 
@@ -479,6 +513,10 @@ conf_print(FILE *f, const struct conf *c)
 	fprintf(f, "mdns = %s\n", c->mdns ? "yes" : "no");
 	fprintf(f, "http = %s\n", c->http);
 	fprintf(f, "cloud = %s\n", c->cloud[0] ? c->cloud : "off");
+	fprintf(f, "cloud_batch_min = %u\n", c->cloud_batch_min);
+	fprintf(f, "cloud_batch_max = %u\n", c->cloud_batch_max);
+	fprintf(f, "cloud_poll = %" PRIu64 "ms\n", c->cloud_poll_ms);
+	fprintf(f, "cloud_timeout = %" PRIu64 "ms\n", c->cloud_timeout_ms);
 	if (c->map_max)
 		fprintf(f, "map_max = %" PRIu64 "\n", c->map_max);
 	else

@@ -4,7 +4,8 @@
  * Every command-line flag has a `key = value` twin in the file; flags win
  * over the file. Keys (see etc/cajad.conf): dir, listen, peer (repeatable;
  * peers given on the command line replace those of the file), mdns,
- * http, cloud, map_max, max_skew, log_level, foreground, batch_max.
+ * http, cloud, map_max, max_skew, log_level, foreground, batch_max;
+ * file only: cloud_batch_min, cloud_batch_max, cloud_poll, cloud_timeout.
  * A struct conf is a plain value (copy with assignment). Main thread only.
  */
 #ifndef CAJA_CONF_H
@@ -30,6 +31,11 @@
 #define CONF_BATCH_DEFAULT	256
 #define CONF_BATCH_MAX		4096
 #define CONF_MAP_MIN		(1ull << 20)
+#define CONF_CLOUD_BATCH_MIN	10	/* events per push, adaptive */
+#define CONF_CLOUD_BATCH_MAX	1000
+#define CONF_CLOUD_BATCH_LIMIT	10000	/* the cloud's --max-events */
+#define CONF_CLOUD_POLL_MS	2000	/* idle poll of the cloud */
+#define CONF_CLOUD_TIMEOUT_MS	30000	/* one HTTP request */
 
 struct conf {
 	char		dir[CONF_PATH_MAX];
@@ -39,6 +45,8 @@ struct conf {
 	int		mdns;
 	char		http[CONF_ENDPOINT_MAX];	/* "off": disabled */
 	char		cloud[CONF_URL_MAX];		/* "": none */
+	uint32_t	cloud_batch_min, cloud_batch_max;	/* events */
+	uint64_t	cloud_poll_ms, cloud_timeout_ms;
 	uint64_t	map_max;			/* bytes, 0: store default */
 	uint64_t	max_skew_ms;
 	int		log_level;			/* enum log_level */

@@ -15,8 +15,12 @@
 
 #include "agent/conf.h"
 #include "agent/ctl.h"
+#include "agent/disco.h"
 #include "agent/log.h"
 #include "agent/loop.h"
+#include "agent/peer.h"
+#include "agent/uplink.h"
+#include "agent/zap.h"
 #include "proto/ident.h"
 #include "proto/ids.h"
 #include "store/store.h"
@@ -34,6 +38,8 @@ msgf(char *out, size_t cap, const char *fmt, ...)
 
 #define INVITE_TTL_DEFAULT_MS	(24ull * 3600 * 1000)
 #define CLIENT_HEX		(2 * 32 + 1)
+#define DISCO_PAIR		"inproc://caja-disco"
+#define LOOP_POLL_FIXED		5	/* ctl, signals, zap, disco, uplink */
 
 struct pending {
 	zmq_msg_t		env[CTL_ENVELOPE_MAX];
@@ -60,6 +66,12 @@ struct loop {
 	struct loop_counters	 cnt;
 	struct pending		*pend;		/* conf.batch_max slots */
 	struct store_report	*report;	/* import scratch */
+	struct zap		*zap;		/* before any CURVE socket */
+	struct peers		*peers;
+	struct disco		*disco;
+	void			*disco_pair;
+	struct uplink		*up;		/* cloud uplink */
+	zmq_pollitem_t		*items;
 };
 
 static uint64_t
@@ -88,6 +100,72 @@ is_batch_fatal(int rc)
 	    rc == CAJA_ECORRUPT;
 }
 
+static void
+disco_log(void *arg, int level, const char *msg)
+{
+	(void)arg;
+	switch (level) {
+	case DISCO_LOG_ERROR:
+		log_error("mdns: %s", msg);
+		break;
+	case DISCO_LOG_WARN:
+		log_warnx("mdns: %s", msg);
+		break;
+	case DISCO_LOG_INFO:
+		log_info("mdns: %s", msg);
+		break;
+	default:
+		log_debug("mdns: %s", msg);
+		break;
+	}
+}
+
+/*
+ * The LAN side: the ZAP handler first (it must answer the handshakes of
+ * the CURVE socket peer_new() binds), the peer sessions, then discovery
+ * on the port we listen on.
+ */
+static int
+net_start(struct loop *l, char err[LOOP_ERRMSG])
+{
+	struct disco_config	dc;
+	struct store_ids	ids;
+	char			perr[PEER_ERRMSG], sid[ID_HEX], did[ID_HEX];
+	int			rc;
+
+	if ((rc = zap_new(&l->zap, l->zctx)) != 0) {
+		msgf(err, LOOP_ERRMSG, "cannot start the ZAP handler");
+		return rc;
+	}
+	if ((rc = peer_new(&l->peers, l->zctx, l->st, l->zap, &l->conf,
+	    perr)) != 0) {
+		msgf(err, LOOP_ERRMSG, "%s", perr);
+		return rc;
+	}
+	if (!l->conf.mdns)
+		return 0;
+	if ((l->disco_pair = zmq_socket(l->zctx, ZMQ_PAIR)) == NULL ||
+	    zmq_bind(l->disco_pair, DISCO_PAIR) != 0) {
+		msgf(err, LOOP_ERRMSG, "discovery socket: %s",
+		    zmq_strerror(zmq_errno()));
+		return CAJA_EIO;
+	}
+	store_ids(l->st, &ids);
+	ids_hex(sid, ids.store_id, ID_LEN);
+	ids_hex(did, ids.device_id, ID_LEN);
+	memset(&dc, 0, sizeof(dc));
+	dc.store_id = sid;
+	dc.device_id = did;
+	dc.port = peer_port(l->peers);
+	dc.log = disco_log;
+	if ((rc = disco_new(&l->disco, l->zctx, DISCO_PAIR, &dc)) != 0) {
+		msgf(err, LOOP_ERRMSG, "mDNS discovery: %s", err_str(rc));
+		return rc;
+	}
+	peer_set_disco(l->peers, l->disco);
+	return 0;
+}
+
 int
 loop_new(struct loop **lp, const struct conf *c, const struct conf_arg *args,
     size_t nargs, char err[LOOP_ERRMSG])
@@ -109,7 +187,9 @@ loop_new(struct loop **lp, const struct conf *c, const struct conf_arg *args,
 	l->nargs = nargs;
 	l->start_ms = mono_ms();
 	if ((l->pend = calloc(CONF_BATCH_MAX, sizeof(*l->pend))) == NULL ||
-	    (l->report = calloc(1, sizeof(*l->report))) == NULL) {
+	    (l->report = calloc(1, sizeof(*l->report))) == NULL ||
+	    (l->items = calloc(LOOP_POLL_FIXED + PEER_POLL_MAX,
+	    sizeof(*l->items))) == NULL) {
 		rc = CAJA_ENOMEM;
 		msgf(err, LOOP_ERRMSG, "out of memory");
 		goto fail;
@@ -147,6 +227,18 @@ loop_new(struct loop **lp, const struct conf *c, const struct conf_arg *args,
 		msgf(err, LOOP_ERRMSG, "%s", cerr);
 		goto fail;
 	}
+	if ((rc = net_start(l, err)) != 0)
+		goto fail;
+	{
+		char	uerr[UPLINK_ERRMSG];
+
+		if ((rc = uplink_new(&l->up, l->zctx, l->st, &l->conf,
+		    uerr)) != 0) {
+			msgf(err, LOOP_ERRMSG, "%s", uerr);
+			goto fail;
+		}
+	}
+	peer_set_acked(l->peers, uplink_acked(l->up));
 	*lp = l;
 	return 0;
 fail:
@@ -163,6 +255,17 @@ loop_destroy(struct loop **lp)
 		return;
 	if (l->ctl != NULL)
 		zmq_close(l->ctl);
+	disco_destroy(&l->disco);
+	if (l->disco_pair != NULL) {
+		int	linger = 0;
+
+		(void)zmq_setsockopt(l->disco_pair, ZMQ_LINGER, &linger,
+		    sizeof(linger));
+		zmq_close(l->disco_pair);
+	}
+	peer_destroy(&l->peers);
+	uplink_destroy(&l->up);
+	zap_destroy(&l->zap);
 	if (l->zctx != NULL)
 		zmq_ctx_term(l->zctx);
 	store_close(&l->st);
@@ -170,6 +273,7 @@ loop_destroy(struct loop **lp)
 		close(l->sigfd);
 	free(l->pend);
 	free(l->report);
+	free(l->items);
 	free(l);
 	*lp = NULL;
 }
@@ -528,7 +632,7 @@ run_group(struct loop *l, struct pending *ps, size_t n)
 		for (i = 0; i < n; i++)
 			if (is_group_write(&ps[i]) && !ps[i].failed)
 				nw++;
-		if (nw == 0)
+		if (nw == 0 && !peer_has_rx(l->peers))
 			return;
 		if ((rc = store_batch_begin(l->st, &b)) != 0) {
 			msgf(cause, sizeof(cause), "cannot begin a store "
@@ -536,6 +640,18 @@ run_group(struct loop *l, struct pending *ps, size_t n)
 			log_warnx("%s", cause);
 			note_full(l, rc, cause);
 			fail_group(l, ps, n, rc, cause);
+			peer_ingest_done(l->peers, 0);
+			return;
+		}
+		/* Events received from peers share the group's commit. */
+		if ((rc = peer_ingest(l->peers, b)) != 0) {
+			store_batch_abort(&b);
+			msgf(cause, sizeof(cause), "ingest of received events: "
+			    "%s", err_str(rc));
+			log_warnx("%s", cause);
+			note_full(l, rc, cause);
+			fail_group(l, ps, n, rc, cause);
+			peer_ingest_done(l->peers, 0);
 			return;
 		}
 		restart = 0;
@@ -557,6 +673,7 @@ run_group(struct loop *l, struct pending *ps, size_t n)
 				    "%s", nw, cause);
 				note_full(l, rc, cause);
 				fail_group(l, ps, n, rc, err_str(rc));
+				peer_ingest_done(l->peers, 0);
 				return;
 			}
 			ps[i].failed = 1;
@@ -581,8 +698,10 @@ run_group(struct loop *l, struct pending *ps, size_t n)
 			    nw, err_str(rc));
 			note_full(l, rc, cause);
 			fail_group(l, ps, n, rc, cause);
+			peer_ingest_done(l->peers, 0);
 			return;
 		}
+		peer_ingest_done(l->peers, 1);
 		if (l->store_full)
 			log_info("store %s accepts writes again", l->conf.dir);
 		l->store_full = 0;
@@ -592,6 +711,7 @@ run_group(struct loop *l, struct pending *ps, size_t n)
 		    (unsigned long long)added);
 		return;
 	}
+	peer_ingest_done(l->peers, 0);
 }
 
 static void
@@ -654,16 +774,21 @@ status_json(struct loop *l, int *rcp)
 		*rcp = rc;
 		return NULL;
 	}
-	cloud = json_pack("{s:s?, s:s, s:s, s:i, s:{}}",
-	    "url", l->conf.cloud[0] ? l->conf.cloud : NULL,
-	    "state", l->conf.cloud[0] ? "idle" : "disabled",
-	    "breaker", "CLOSED", "pending", 0, "acked_vector_clock");
+	cloud = uplink_status_json(l->up);
 	(void)json_object_set_new(s, "ok", json_true());
 	(void)json_object_set_new(s, "agent", json_string("running"));
 	(void)json_object_set_new(s, "pid", json_integer(getpid()));
 	(void)json_object_set_new(s, "uptime_ms",
 	    json_integer((json_int_t)(mono_ms() - l->start_ms)));
-	(void)json_object_set_new(s, "peers", json_array());
+	if ((rc = peer_status_json(l->peers, s)) != 0) {
+		json_decref(cloud);
+		json_decref(s);
+		*rcp = rc;
+		return NULL;
+	}
+	(void)json_object_set_new(s, "mdns", l->disco == NULL ?
+	    json_string("off") : json_string(disco_state_name(
+	    disco_get_state(l->disco))));
 	(void)json_object_set_new(s, "cloud", cloud);
 	(void)json_object_set_new(s, "store_full",
 	    json_boolean(l->store_full));
@@ -760,7 +885,7 @@ handle_ctl(struct loop *l)
 		if (r == 1)
 			n++;
 	}
-	if (n == 0)
+	if (n == 0 && !peer_has_rx(l->peers))
 		return;
 	run_group(l, ps, n);
 	for (i = 0; i < n; i++) {
@@ -777,21 +902,60 @@ handle_ctl(struct loop *l)
 	}
 }
 
+/* Frames from disco: peer-up hints and its state. */
+static void
+handle_disco(struct loop *l)
+{
+	struct disco_event	ev;
+	char			buf[DISCO_EVENT_MAX];
+	int			n, i;
+
+	for (i = 0; i < 64; i++) {
+		n = zmq_recv(l->disco_pair, buf, sizeof(buf), ZMQ_DONTWAIT);
+		if (n == -1)
+			return;
+		if (n > (int)sizeof(buf) || disco_event_decode(buf, (size_t)n,
+		    &ev) != 0) {
+			log_warnx("mdns: malformed event from disco dropped");
+			continue;
+		}
+		if (ev.type == DISCO_EV_STATE)
+			log_info("mdns: %s", disco_state_name(ev.state));
+		else
+			peer_disco_event(l->peers, &ev);
+	}
+}
+
 int
 loop_run(struct loop *l)
 {
-	zmq_pollitem_t	items[2];
-	int		n;
+	zmq_pollitem_t	*items = l->items;
+	size_t		 k, np, nu;
+	long		 timeout;
+	int		 n;
 
 	log_info("serving %s: control socket %s/%s", l->conf.dir,
 	    l->conf.dir, CTL_SOCK_NAME);
 	while (!l->stop) {
-		memset(items, 0, sizeof(items));
+		memset(items, 0, (LOOP_POLL_FIXED + PEER_POLL_MAX) *
+		    sizeof(*items));
 		items[0].socket = l->ctl;
 		items[0].events = ZMQ_POLLIN;
 		items[1].fd = l->sigfd;
 		items[1].events = ZMQ_POLLIN;
-		n = zmq_poll(items, 2, LOOP_TICK_MS);
+		items[2].socket = zap_socket(l->zap);
+		items[2].events = ZMQ_POLLIN;
+		k = 3;
+		if (l->disco_pair != NULL) {
+			items[k].socket = l->disco_pair;
+			items[k].events = ZMQ_POLLIN;
+			k++;
+		}
+		timeout = LOOP_TICK_MS;
+		k += nu = uplink_pollitems(l->up, items + k, 1, &timeout);
+		np = peer_pollitems(l->peers, items + k, PEER_POLL_MAX,
+		    &timeout);
+		n = zmq_poll(items, (int)(k + np), timeout);
 		if (n == -1) {
 			if (zmq_errno() == EINTR)
 				continue;
@@ -800,8 +964,17 @@ loop_run(struct loop *l)
 		}
 		if (items[1].revents & ZMQ_POLLIN)
 			handle_signals(l);
-		if (items[0].revents & ZMQ_POLLIN)
-			handle_ctl(l);
+		/* Handshakes wait for these answers: first. */
+		zap_handle(l->zap);
+		if (l->disco_pair != NULL)
+			handle_disco(l);
+		peer_poll_done(l->peers, items + k, np);
+		/* Control requests and received events: one commit. */
+		handle_ctl(l);
+		peer_tick(l->peers);
+		/* The cloud: results, then the next request (no batch open). */
+		uplink_poll_done(l->up, items + k - nu, nu);
+		uplink_tick(l->up);
 	}
 	log_info("stopped: %llu requests, %llu events appended, %llu commits",
 	    (unsigned long long)l->cnt.requests,

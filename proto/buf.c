@@ -44,7 +44,7 @@ buf_reserve(struct buf *b, size_t extra)
 	need = b->len + extra;
 	if (need <= b->cap)
 		return 0;
-	cap = b->cap ? b->cap : 64;
+	cap = b->cap ? b->cap : 256;
 	while (cap < need)
 		cap = cap > max / 2 ? max : cap * 2;
 	if (cap > max)
@@ -64,7 +64,8 @@ buf_add(struct buf *b, const void *data, size_t len)
 
 	if (len == 0)
 		return 0;
-	if ((rc = buf_reserve(b, len)) != 0)
+	/* fast path: the codec writer calls this once per msgpack token */
+	if (b->cap - b->len < len && (rc = buf_reserve(b, len)) != 0)
 		return rc;
 	memcpy(b->p + b->len, data, len);
 	b->len += len;

@@ -54,7 +54,8 @@ len_canon(uint64_t n, int w, uint64_t fixmax)
 	}
 }
 
-static int
+/* Inlined: it runs for every value scanned or read. */
+static inline __attribute__((always_inline)) int
 hdr_read(const uint8_t **pp, const uint8_t *end, struct hdr *h)
 {
 	const uint8_t	*p = *pp;
@@ -66,7 +67,12 @@ hdr_read(const uint8_t **pp, const uint8_t *end, struct hdr *h)
 		return CAJA_EDECODE;
 	b = *p++;
 	left = (size_t)(end - p);
-	memset(h, 0, sizeof(*h));
+	/* field by field: this runs for every value read or scanned */
+	h->u = 0;
+	h->i = 0;
+	h->b = 0;
+	h->n = 0;
+	h->data = NULL;
 	h->canon = 1;
 	if (b <= 0x7f) {
 		h->kind = H_UINT;
@@ -404,11 +410,20 @@ rd_hdr(struct codec_rd *rd, struct hdr *h)
 	return 0;
 }
 
+/*
+ * The readers below first try the one-byte forms that most values take
+ * (fixarray, fixmap, fixstr, positive fixint, bin8) without hdr_read():
+ * they are what every event and record decode spends its time on.
+ */
 int
 codec_read_array(struct codec_rd *rd, uint32_t *n)
 {
 	struct hdr	h;
 
+	if (rd->p != NULL && rd->p < rd->end && (*rd->p & 0xf0) == 0x90) {
+		*n = *rd->p++ & 0x0f;
+		return 0;
+	}
 	if (rd_hdr(rd, &h) != 0 || h.kind != H_ARRAY)
 		return rd_fail(rd);
 	*n = (uint32_t)h.n;
@@ -420,6 +435,10 @@ codec_read_map(struct codec_rd *rd, uint32_t *n)
 {
 	struct hdr	h;
 
+	if (rd->p != NULL && rd->p < rd->end && (*rd->p & 0xf0) == 0x80) {
+		*n = *rd->p++ & 0x0f;
+		return 0;
+	}
 	if (rd_hdr(rd, &h) != 0 || h.kind != H_MAP)
 		return rd_fail(rd);
 	*n = (uint32_t)h.n;
@@ -431,6 +450,10 @@ codec_read_uint(struct codec_rd *rd, uint64_t *v)
 {
 	struct hdr	h;
 
+	if (rd->p != NULL && rd->p < rd->end && *rd->p <= 0x7f) {
+		*v = *rd->p++;
+		return 0;
+	}
 	if (rd_hdr(rd, &h) != 0)
 		return CAJA_EDECODE;
 	if (h.kind == H_UINT)
@@ -447,6 +470,11 @@ codec_read_int(struct codec_rd *rd, int64_t *v)
 {
 	struct hdr	h;
 
+	if (rd->p != NULL && rd->p < rd->end && (*rd->p <= 0x7f ||
+	    *rd->p >= 0xe0)) {
+		*v = (int8_t)*rd->p++;
+		return 0;
+	}
 	if (rd_hdr(rd, &h) != 0)
 		return CAJA_EDECODE;
 	if (h.kind == H_INT)
@@ -463,6 +491,12 @@ codec_read_bool(struct codec_rd *rd, int *v)
 {
 	struct hdr	h;
 
+	if (rd->p != NULL && rd->p < rd->end && (*rd->p == 0xc2 ||
+	    *rd->p == 0xc3)) {
+		*v = *rd->p++ == 0xc3;
+		return 0;
+	}
+
 	if (rd_hdr(rd, &h) != 0 || h.kind != H_BOOL)
 		return rd_fail(rd);
 	*v = h.b;
@@ -473,7 +507,17 @@ int
 codec_read_str(struct codec_rd *rd, const char **s, uint32_t *len)
 {
 	struct hdr	h;
+	uint32_t	n;
 
+	if (rd->p != NULL && rd->p < rd->end && (*rd->p & 0xe0) == 0xa0) {
+		n = *rd->p & 0x1f;
+		if (n > (size_t)(rd->end - rd->p) - 1)
+			return rd_fail(rd);
+		*s = (const char *)rd->p + 1;
+		*len = n;
+		rd->p += 1 + n;
+		return 0;
+	}
 	if (rd_hdr(rd, &h) != 0 || h.kind != H_STR)
 		return rd_fail(rd);
 	*s = (const char *)h.data;
@@ -498,6 +542,14 @@ codec_read_fixbin(struct codec_rd *rd, uint8_t *out, size_t len)
 {
 	struct hdr	h;
 
+	if (len <= 0xff && rd->p != NULL && (size_t)(rd->end - rd->p) >= 2 &&
+	    rd->p[0] == 0xc4 && rd->p[1] == len) {
+		if (len > (size_t)(rd->end - rd->p) - 2)
+			return rd_fail(rd);
+		memcpy(out, rd->p + 2, len);
+		rd->p += 2 + len;
+		return 0;
+	}
 	if (rd_hdr(rd, &h) != 0 || h.kind != H_BIN || h.n != len)
 		return rd_fail(rd);
 	memcpy(out, h.data, len);
@@ -551,71 +603,172 @@ codec_peek(const struct codec_rd *rd)
 	return -1;
 }
 
-/* Writer */
+/*
+ * Writer. Canonical msgpack written here directly, each value's header in
+ * one piece (smallest form, as msgpack-c's packer writes it and as
+ * codec_scan_flags(CODEC_CANONICAL) demands): encoding records and events
+ * is a large part of merging, and a callback per token made it slow.
+ */
 
-static int
-wr_cb(void *data, const char *p, size_t len)
+/* Room for len more bytes, or the error sticks. */
+static inline uint8_t *
+wr_room(struct codec_wr *w, size_t len)
 {
-	struct codec_wr	*w = data;
+	struct buf	*b = w->out;
 	int		 rc;
 
 	if (w->err)
-		return -1;
-	if ((rc = buf_add(w->out, p, len)) != 0) {
+		return NULL;
+	if (b->cap - b->len < len && (rc = buf_reserve(b, len)) != 0) {
 		w->err = rc;
-		return -1;
+		return NULL;
 	}
-	return 0;
+	return b->p + b->len;
+}
+
+static inline void
+wr_put(struct codec_wr *w, const uint8_t *p, size_t len)
+{
+	uint8_t	*d;
+
+	if ((d = wr_room(w, len)) == NULL)
+		return;
+	memcpy(d, p, len);
+	w->out->len += len;
+}
+
+static size_t
+be_put(uint8_t *p, uint64_t v, int n)
+{
+	int	k;
+
+	for (k = n - 1; k >= 0; k--) {
+		p[k] = (uint8_t)v;
+		v >>= 8;
+	}
+	return (size_t)n;
+}
+
+/* A header: fix form below fixmax (or none when fixmax is 0), then the
+ * 8-bit (when b8 != 0), 16-bit and 32-bit forms. */
+static inline void
+wr_len(struct codec_wr *w, uint8_t fix, uint64_t fixmax, uint8_t b8,
+    uint8_t b16, uint8_t b32, uint64_t n)
+{
+	uint8_t	h[5], *d;
+	size_t	k;
+
+	if (fix != 0 && n <= fixmax) {
+		if ((d = wr_room(w, 1)) != NULL) {
+			d[0] = (uint8_t)(fix | n);
+			w->out->len++;
+		}
+		return;
+	} else if (b8 != 0 && n <= 0xff) {
+		h[0] = b8;
+		k = 1 + be_put(h + 1, n, 1);
+	} else if (n <= 0xffff) {
+		h[0] = b16;
+		k = 1 + be_put(h + 1, n, 2);
+	} else {
+		h[0] = b32;
+		k = 1 + be_put(h + 1, n, 4);
+	}
+	wr_put(w, h, k);
 }
 
 void
 codec_wr_init(struct codec_wr *w, struct buf *out)
 {
+	memset(w, 0, sizeof(*w));
 	w->out = out;
 	w->err = 0;
-	msgpack_packer_init(&w->pk, w, wr_cb);
 }
 
 void
 codec_write_array(struct codec_wr *w, uint32_t n)
 {
-	(void)msgpack_pack_array(&w->pk, n);
+	wr_len(w, 0x90, 15, 0, 0xdc, 0xdd, n);
 }
 
 void
 codec_write_map(struct codec_wr *w, uint32_t n)
 {
-	(void)msgpack_pack_map(&w->pk, n);
+	wr_len(w, 0x80, 15, 0, 0xde, 0xdf, n);
 }
 
 void
 codec_write_uint(struct codec_wr *w, uint64_t v)
 {
-	(void)msgpack_pack_uint64(&w->pk, v);
+	uint8_t	h[9], *d;
+	size_t	k;
+
+	if (v <= 0x7f) {
+		/* the common case, in place */
+		if ((d = wr_room(w, 1)) != NULL) {
+			d[0] = (uint8_t)v;
+			w->out->len++;
+		}
+		return;
+	} else if (v <= 0xff) {
+		h[0] = 0xcc;
+		k = 1 + be_put(h + 1, v, 1);
+	} else if (v <= 0xffff) {
+		h[0] = 0xcd;
+		k = 1 + be_put(h + 1, v, 2);
+	} else if (v <= 0xffffffffu) {
+		h[0] = 0xce;
+		k = 1 + be_put(h + 1, v, 4);
+	} else {
+		h[0] = 0xcf;
+		k = 1 + be_put(h + 1, v, 8);
+	}
+	wr_put(w, h, k);
 }
 
 void
 codec_write_int(struct codec_wr *w, int64_t v)
 {
-	if (v >= 0)
-		(void)msgpack_pack_uint64(&w->pk, (uint64_t)v);
-	else
-		(void)msgpack_pack_int64(&w->pk, v);
+	uint8_t	h[9];
+	size_t	k;
+
+	if (v >= 0) {
+		codec_write_uint(w, (uint64_t)v);
+		return;
+	}
+	if (v >= -32) {
+		h[0] = (uint8_t)(int8_t)v;
+		k = 1;
+	} else if (v >= -128) {
+		h[0] = 0xd0;
+		k = 1 + be_put(h + 1, (uint64_t)v, 1);
+	} else if (v >= -32768) {
+		h[0] = 0xd1;
+		k = 1 + be_put(h + 1, (uint64_t)v, 2);
+	} else if (v >= INT64_C(-2147483648)) {
+		h[0] = 0xd2;
+		k = 1 + be_put(h + 1, (uint64_t)v, 4);
+	} else {
+		h[0] = 0xd3;
+		k = 1 + be_put(h + 1, (uint64_t)v, 8);
+	}
+	wr_put(w, h, k);
 }
 
 void
 codec_write_bool(struct codec_wr *w, int v)
 {
-	if (v)
-		(void)msgpack_pack_true(&w->pk);
-	else
-		(void)msgpack_pack_false(&w->pk);
+	uint8_t	b = v ? 0xc3 : 0xc2;
+
+	wr_put(w, &b, 1);
 }
 
 void
 codec_write_nil(struct codec_wr *w)
 {
-	(void)msgpack_pack_nil(&w->pk);
+	uint8_t	b = 0xc0;
+
+	wr_put(w, &b, 1);
 }
 
 void
@@ -626,9 +779,9 @@ codec_write_str(struct codec_wr *w, const char *s, size_t len)
 			w->err = CAJA_ETOOBIG;
 		return;
 	}
-	(void)msgpack_pack_str(&w->pk, len);
+	wr_len(w, 0xa0, 31, 0xd9, 0xda, 0xdb, len);
 	if (len > 0)
-		(void)msgpack_pack_str_body(&w->pk, s, len);
+		wr_put(w, (const uint8_t *)s, len);
 }
 
 void
@@ -645,16 +798,16 @@ codec_write_bin(struct codec_wr *w, const void *p, size_t len)
 			w->err = CAJA_ETOOBIG;
 		return;
 	}
-	(void)msgpack_pack_bin(&w->pk, len);
+	wr_len(w, 0, 0, 0xc4, 0xc5, 0xc6, len);
 	if (len > 0)
-		(void)msgpack_pack_bin_body(&w->pk, p, len);
+		wr_put(w, p, len);
 }
 
 void
 codec_write_raw(struct codec_wr *w, const void *p, size_t len)
 {
 	if (len > 0)
-		(void)wr_cb(w, p, len);
+		wr_put(w, p, len);
 }
 
 int

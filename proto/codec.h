@@ -86,9 +86,10 @@ int	codec_skip(struct codec_rd *) CAJA_WUR;
 int	codec_peek(const struct codec_rd *);
 
 /*
- * A writer of canonical msgpack into a struct buf (msgpack-c's packer).
- * Errors stick: check codec_wr_error() once at the end. The packer points
- * at the struct codec_wr: do not move or copy it after codec_wr_init().
+ * A writer of canonical msgpack into a struct buf (the smallest form of
+ * each value, as msgpack-c's packer writes it; pk is no longer used).
+ * Errors stick: check codec_wr_error() once at the end. Do not move or
+ * copy it after codec_wr_init().
  * codec_write_int() writes non-negative values as uint (canonical).
  * Writing map keys in sorted order is the caller's job.
  */

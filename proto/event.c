@@ -82,14 +82,21 @@ ctx_ok(const struct vclock *ctx, const uint8_t dev[ID_LEN])
 	return 1;
 }
 
+/* scan: 0 when these bytes passed this check before (event_decode_again) */
 static int
-payload_ok(const uint8_t *p, size_t len)
+payload_check(const uint8_t *p, size_t len, int scan)
 {
 	if (len == 0 || len > EVENT_PAYLOAD_MAX)
 		return 0;
 	if (!((p[0] >= 0x80 && p[0] <= 0x8f) || p[0] == 0xde || p[0] == 0xdf))
 		return 0;
-	return codec_scan_flags(p, len, CODEC_CANONICAL, NULL) == 0;
+	return !scan || codec_scan_flags(p, len, CODEC_CANONICAL, NULL) == 0;
+}
+
+static int
+payload_ok(const uint8_t *p, size_t len)
+{
+	return payload_check(p, len, 1);
 }
 
 int
@@ -149,8 +156,8 @@ fail:
 	return rc;
 }
 
-int
-event_decode(struct event *ev, const uint8_t *frame, size_t len)
+static int
+decode(struct event *ev, const uint8_t *frame, size_t len, int scan)
 {
 	struct codec_rd	 rd;
 	const char	*s;
@@ -159,13 +166,23 @@ event_decode(struct event *ev, const uint8_t *frame, size_t len)
 	uint32_t	 n, i, k, slen, blen;
 	int		 rc;
 
-	memset(ev, 0, sizeof(*ev));
-	if (frame == NULL)
-		return CAJA_EDECODE;
-	if (len > EVENT_FRAME_MAX)
-		return CAJA_ETOOBIG;
-	if ((rc = codec_scan_flags(frame, len, CODEC_CANONICAL, NULL)) != 0)
+	if (frame == NULL || len > EVENT_FRAME_MAX) {
+		memset(ev, 0, sizeof(*ev));
+		return frame == NULL ? CAJA_EDECODE : CAJA_ETOOBIG;
+	}
+	if (scan && (rc = codec_scan_flags(frame, len, CODEC_CANONICAL,
+	    NULL)) != 0) {
+		memset(ev, 0, sizeof(*ev));
 		return rc;
+	}
+	/*
+	 * Not a memset of the whole struct (its ctx alone is 1.6 KB, and
+	 * this runs for every event received): every field is set below, and
+	 * ctx entries past ctx.n are never read.
+	 */
+	ev->ctx.n = 0;
+	ev->payload = NULL;
+	ev->frame = NULL;
 	codec_rd_init(&rd, frame, len);
 	if (codec_read_array(&rd, &n) != 0 || n != EVENT_FIELDS)
 		goto bad;
@@ -198,7 +215,8 @@ event_decode(struct event *ev, const uint8_t *frame, size_t len)
 		goto bad;
 	memcpy(ev->entity, s, slen);
 	ev->entity[slen] = '\0';
-	if (codec_read_bin(&rd, &b, &blen) != 0 || !payload_ok(b, blen))
+	if (codec_read_bin(&rd, &b, &blen) != 0 ||
+	    !payload_check(b, blen, scan))
 		goto bad;
 	ev->payload = b;
 	ev->payload_len = blen;
@@ -213,6 +231,18 @@ event_decode(struct event *ev, const uint8_t *frame, size_t len)
 bad:
 	memset(ev, 0, sizeof(*ev));
 	return CAJA_EDECODE;
+}
+
+int
+event_decode(struct event *ev, const uint8_t *frame, size_t len)
+{
+	return decode(ev, frame, len, 1);
+}
+
+int
+event_decode_again(struct event *ev, const uint8_t *frame, size_t len)
+{
+	return decode(ev, frame, len, 0);
 }
 
 int

@@ -10,8 +10,11 @@
  *    and the invite key's seed: it is a one-use secret.
  *  - join makes the new device's key; its first event is DeviceEnrolled
  *    with invite_pk and auth_sig = sign(invite key, enroll message). Agents
- *    accept it once they hold the DeviceInvited event of that key, it is not
- *    expired (by the enrollment's HLC) and no other device used it first.
+ *    accept it once they hold the DeviceInvited event of that key and it is
+ *    not expired (by the enrollment's HLC). A second device enrolled with
+ *    the same invite is accepted too, everywhere (refusing it would make
+ *    the enrolled set depend on arrival order), and raises an
+ *    invite_reused conflict for an admin (store/crdt.c rule 7).
  *  - revoke: the admin appends DeviceRevoked{device, upto_seq, reason}:
  *    events of that device with seq > upto_seq are refused everywhere.
  * The enroll message is "caja-enroll-v1" || store_id || device_pk || role

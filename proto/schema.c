@@ -440,6 +440,26 @@ value_check(const uint8_t *p, size_t len, int money, struct ectx *e)
 	return 0;
 }
 
+/* "items[3]." into pre (32 bytes): by hand, it runs for every item. */
+static void
+elem_prefix(char pre[32], const char *name, uint32_t i)
+{
+	char	digits[10];
+	size_t	n = strlen(name), k = 0;
+
+	memcpy(pre, name, n);
+	pre[n++] = '[';
+	do {
+		digits[k++] = (char)('0' + i % 10);
+		i /= 10;
+	} while (i > 0);
+	while (k > 0)
+		pre[n++] = digits[--k];
+	pre[n++] = ']';
+	pre[n++] = '.';
+	pre[n] = '\0';
+}
+
 static int obj_decode(const struct fdef *, size_t, struct codec_rd *,
     void *, struct payload *, const char *, uint32_t *, struct ectx *);
 
@@ -459,7 +479,8 @@ items_decode(struct codec_rd *rd, struct payload *pl, struct ectx *e)
 		    SCHEMA_ITEMS_MAX);
 	for (i = 0; i < n; i++) {
 		it = &pl->items[i];
-		(void)snprintf(pre, sizeof(pre), "items[%u].", i);
+		memset(it, 0, sizeof(*it));
+		elem_prefix(pre, "items", i);
 		if ((rc = obj_decode(f_item, NFIELDS(f_item), rd, it, pl, pre,
 		    &present, e)) != 0)
 			return rc;
@@ -488,7 +509,8 @@ ops_decode(struct codec_rd *rd, struct payload *pl, struct ectx *e)
 		    SCHEMA_OPS_MAX);
 	for (i = 0; i < n; i++) {
 		op = &pl->ops[i];
-		(void)snprintf(pre, sizeof(pre), "ops[%u].", i);
+		memset(op, 0, sizeof(*op));
+		elem_prefix(pre, "ops", i);
 		if ((rc = obj_decode(f_op, NFIELDS(f_op), rd, op, pl, pre,
 		    &present, e)) != 0)
 			return rc;
@@ -621,7 +643,8 @@ obj_decode(const struct fdef *t, size_t nt, struct codec_rd *rd, void *base,
 			return efail(e, CAJA_EFIELD, "%skeys must be strings",
 			    pre);
 		for (k = 0; k < nt; k++)
-			if (strlen(t[k].name) == klen &&
+			if (klen > 0 && t[k].name[0] == key[0] &&
+			    strlen(t[k].name) == klen &&
 			    memcmp(t[k].name, key, klen) == 0)
 				break;
 		if (k == nt)
@@ -654,8 +677,8 @@ set_id_hex(struct payload *pl, const uint8_t id[ID_LEN])
 }
 
 static int
-decode_internal(int type, const uint8_t *p, size_t len, struct payload *pl,
-    struct ectx *e)
+decode_scan(int type, const uint8_t *p, size_t len, struct payload *pl,
+    struct ectx *e, int scan)
 {
 	const struct tdef	*td;
 	struct codec_rd		 rd;
@@ -663,7 +686,16 @@ decode_internal(int type, const uint8_t *p, size_t len, struct payload *pl,
 	uint32_t		 present;
 	int			 rc;
 
-	memset(pl, 0, sizeof(*pl));
+	/*
+	 * Not the whole struct (about 9 KiB, mostly items[] and ops[]): those
+	 * are cleared one by one as they are decoded, and nothing reads past
+	 * nitems or nops.
+	 */
+	memset(pl, 0, offsetof(struct payload, items));
+	memset(&pl->customer_id, 0, offsetof(struct payload, ops) -
+	    offsetof(struct payload, customer_id));
+	memset(pl->conflict_id, 0, sizeof(*pl) -
+	    offsetof(struct payload, conflict_id));
 	pl->type = type;
 	if ((td = tdef_of(type)) == NULL)
 		return efail(e, CAJA_ETYPE, "unknown event type %d", type);
@@ -672,7 +704,7 @@ decode_internal(int type, const uint8_t *p, size_t len, struct payload *pl,
 	if (len > EVENT_PAYLOAD_MAX)
 		return efail(e, CAJA_ETOOBIG, "payload: too big (at most %d "
 		    "bytes)", EVENT_PAYLOAD_MAX);
-	if ((rc = codec_scan_flags(p, len, CODEC_CANONICAL, NULL)) != 0)
+	if (scan && (rc = codec_scan_flags(p, len, CODEC_CANONICAL, NULL)) != 0)
 		return efail(e, rc == CAJA_ETOOBIG ? rc : CAJA_EDECODE,
 		    "payload: not canonical msgpack");
 	codec_rd_init(&rd, p, len);
@@ -718,10 +750,24 @@ decode_internal(int type, const uint8_t *p, size_t len, struct payload *pl,
 	return 0;
 }
 
+static int
+decode_internal(int type, const uint8_t *p, size_t len, struct payload *pl,
+    struct ectx *e)
+{
+	return decode_scan(type, p, len, pl, e, 1);
+}
+
 int
 schema_decode(int type, const uint8_t *p, size_t len, struct payload *out)
 {
 	return decode_internal(type, p, len, out, NULL);
+}
+
+int
+schema_decode_scanned(int type, const uint8_t *p, size_t len,
+    struct payload *out)
+{
+	return decode_scan(type, p, len, out, NULL, 0);
 }
 
 /*

@@ -11,6 +11,15 @@ vclock_init(struct vclock *v)
 	v->n = 0;
 }
 
+void
+vclock_copy(struct vclock *dst, const struct vclock *src)
+{
+	uint32_t	n = src->n <= VCLOCK_MAX ? src->n : VCLOCK_MAX;
+
+	dst->n = n;
+	memcpy(dst->e, src->e, n * sizeof(src->e[0]));
+}
+
 /* Index of dev, or of where it would be inserted; *found set when there. */
 static uint32_t
 find(const struct vclock *v, const uint8_t dev[ID_LEN], int *found)

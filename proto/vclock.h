@@ -33,6 +33,8 @@ enum vclock_order {
 };
 
 void		vclock_init(struct vclock *);
+/* *dst = *src, copying only the n entries in use (1.5 KB less). */
+void		vclock_copy(struct vclock *dst, const struct vclock *src);
 uint64_t	vclock_get(const struct vclock *, const uint8_t dev[ID_LEN]);
 /* Sets dev to seq (seq 0 removes the entry). CAJA_ETOOBIG when full. */
 int		vclock_set(struct vclock *, const uint8_t dev[ID_LEN],

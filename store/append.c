@@ -56,10 +56,12 @@ append_in(struct store_batch *b, MDB_txn *txn, int type, const char *entity,
 		rc = CAJA_EUNENROLLED;
 		goto out;
 	}
-	if (known && d->forked) {
-		rc = CAJA_EFORK;
-		goto out;
-	}
+	/*
+	 * A forked device (its key was used twice, e.g. a data dir restored
+	 * from a backup) keeps selling: sales never stop. Its new events stay
+	 * here and its peers refuse them until the fork conflict is resolved;
+	 * `devices` and `conflicts` tell the operator.
+	 */
 	if (known && d->revoked && d->head_seq + 1 > d->revoked_upto) {
 		rc = CAJA_EREVOKED;
 		goto out;

@@ -9,6 +9,7 @@
  * DeviceInvited from a non-admin, a revocation of an unknown device) stays
  * in the log and changes nothing else: its chain must not stall.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,7 +41,7 @@ apply_full_vv(const struct sdb_dev *author, const struct event *ev,
 
 	vclock_init(out);
 	if (author != NULL) {
-		*out = author->vv;
+		vclock_copy(out, &author->vv);
 		if ((rc = vclock_set(out, ev->dev, 0)) != 0)
 			return rc;
 	}
@@ -55,7 +56,7 @@ put_record(struct actx *a, int db, const char *key, size_t klen,
 {
 	if (a->state != NULL)
 		sig_hash(a->state, b->p, b->len);
-	return sdb_put(a->txn, a->s->dbi[db], key, klen, b->p, b->len);
+	return cache_put(a->s, a->txn, db, key, klen, b->p, b->len);
 }
 
 /* Loads a record's bytes into raw (a copy: LMDB pages move on write). */
@@ -67,7 +68,7 @@ load_raw(struct actx *a, int db, const void *key, size_t klen,
 	int	rc;
 
 	buf_clear(raw);
-	if ((rc = sdb_get(a->txn, a->s->dbi[db], key, klen, &v)) != 0)
+	if ((rc = cache_get(a->s, a->txn, db, key, klen, &v)) != 0)
 		return rc;
 	return buf_add(raw, v.mv_data, v.mv_size);
 }
@@ -137,9 +138,18 @@ conflict_get(struct actx *a, const uint8_t cid[ID_LEN],
 	return rec_conflict_decode(v.mv_data, v.mv_size, c);
 }
 
+/*
+ * Marks c resolved by the ConflictResolved being applied. Of two
+ * resolutions of one conflict, the greater (hlc, event id) settles the
+ * record, whatever their order (crdt.c rule 8).
+ */
 static void
 mark_resolved(struct actx *a, struct rec_conflict *c)
 {
+	if (c->resolved_at != 0 && (a->ev->hlc < c->resolved_at ||
+	    (a->ev->hlc == c->resolved_at &&
+	    memcmp(a->id, c->resolved_event, HASH_LEN) < 0)))
+		return;
 	rec_strlcpy(c->status, sizeof(c->status), "resolved", 8);
 	if (a->pl.value_len <= CRDT_VALUE_MAX) {
 		memcpy(c->res_value, a->pl.value, a->pl.value_len);
@@ -240,22 +250,152 @@ out:
 	return rc;
 }
 
+/* ---- competing creations (crdt.c rule 7) ---- */
+
+/* The one conflict id of an entity's field (rule 7). */
+static void
+rival_id(const char *kind, const char *entity, const char *field,
+    uint8_t cid[ID_LEN])
+{
+	struct crdt_mv	none;
+
+	none.n = 0;
+	crdt_mv_conflict_id(&none, kind, entity, field, cid);
+}
+
+/*
+ * Adds `in` to the competing creations of (kind, entity, field). `first`
+ * is the creation held so far, for when there is no record yet. The
+ * record is rewritten (pending, resolution cleared: a new value was not
+ * in any resolution's past) when the set changed and holds more than one
+ * distinct value.
+ */
+static int
+rival_add(struct actx *a, const char *type, const char *kind,
+    const char *entity, const char *field, const char *strategy,
+    const struct crdt_mv_entry *first, const struct crdt_mv_entry *in)
+{
+	struct crdt_mv		*set = NULL;
+	struct rec_conflict	*c = NULL;
+	uint8_t			 cid[ID_LEN];
+	uint32_t		 i;
+	int			 rc;
+
+	set = calloc(1, sizeof(*set));
+	c = malloc(sizeof(*c));
+	if (set == NULL || c == NULL) {
+		rc = CAJA_ENOMEM;
+		goto out;
+	}
+	rival_id(kind, entity, field, cid);
+	rc = conflict_get(a, cid, c);
+	if (rc == CAJA_ENOTFOUND) {
+		set->e[0] = *first;
+		set->n = 1;
+	} else if (rc == 0) {
+		for (i = 0; i < c->nvalues && i < CRDT_MV_MAX; i++) {
+			set->e[i].st.hlc = c->values[i].hlc;
+			memcpy(set->e[i].st.dev, c->values[i].dev, ID_LEN);
+			set->e[i].st.seq = c->values[i].seq;
+			memcpy(set->e[i].value, c->values[i].value,
+			    c->values[i].value_len);
+			set->e[i].value_len = c->values[i].value_len;
+		}
+		set->n = i;
+	} else
+		goto out;
+	rc = 0;
+	if (!crdt_rival_add(set, in) || !crdt_mv_is_conflict(set))
+		goto out;
+	conflict_from_mv(a, set, NULL, kind, entity, field, c);
+	rec_strlcpy(c->type, sizeof(c->type), type, strlen(type));
+	rec_strlcpy(c->strategy, sizeof(c->strategy), strategy,
+	    strlen(strategy));
+	rc = conflict_put(a, cid, c);
+out:
+	free(set);
+	free(c);
+	return rc;
+}
+
+/* A ConflictResolved of competing creations: closes the conflict iff it
+ * covers every value listed (rule 8). */
+static int
+rival_resolve(struct actx *a)
+{
+	struct rec_conflict	*c;
+	struct crdt_stamp	 st;
+	uint32_t		 i;
+	int			 rc;
+
+	if ((c = malloc(sizeof(*c))) == NULL)
+		return CAJA_ENOMEM;
+	rc = conflict_get(a, a->pl.conflict_id, c);
+	if (rc == CAJA_ENOTFOUND) {
+		rc = 0;
+		goto out;
+	}
+	if (rc != 0)
+		goto out;
+	for (i = 0; i < c->nvalues; i++) {
+		st.hlc = c->values[i].hlc;
+		memcpy(st.dev, c->values[i].dev, ID_LEN);
+		st.seq = c->values[i].seq;
+		if (!crdt_happened_before(&st, &a->vv))
+			goto out;
+	}
+	mark_resolved(a, c);
+	rc = conflict_put(a, a->pl.conflict_id, c);
+out:
+	free(c);
+	return rc;
+}
+
+/* A text value of a rival entry (canonical msgpack str). */
+static int
+rival_value(struct crdt_mv_entry *e, const char *text)
+{
+	struct buf	b;
+	struct codec_wr	w;
+	int		rc;
+
+	buf_init(&b, CRDT_VALUE_MAX);
+	codec_wr_init(&w, &b);
+	codec_write_cstr(&w, text);
+	if ((rc = codec_wr_error(&w)) == 0 && b.len > CRDT_VALUE_MAX)
+		rc = CAJA_ETOOBIG;
+	if (rc == 0) {
+		memcpy(e->value, b.p, b.len);
+		e->value_len = (uint32_t)b.len;
+	}
+	buf_reset(&b);
+	return rc;
+}
+
 /* ---- products ---- */
 
 static int
 product_load(struct actx *a, const char *id, struct rec_product *p,
     struct buf *raw)
 {
+	MDB_val	v;
+	int64_t	pending;
 	int	rc;
 
-	rc = load_raw(a, DB_PRODUCTS, id, strlen(id), raw);
+	/* Every caller stores the record after: the stock still pending in
+	 * the batch cache (sales) goes in with it. */
+	buf_clear(raw);
+	rc = cache_product_get(a->s, a->txn, id, strlen(id), &v, &pending);
+	if (rc == 0)
+		rc = buf_add(raw, v.mv_data, v.mv_size);
 	if (rc == CAJA_ENOTFOUND) {
 		rec_product_init(p);
-		return 0;
-	}
-	if (rc != 0)
-		return rc;
-	return rec_product_decode(raw->p, raw->len, p);
+		rc = 0;
+	} else if (rc == 0)
+		rc = rec_product_decode(raw->p, raw->len, p);
+	if (rc == 0)
+		crdt_counter_add(&p->stock, pending);
+	return rc;
 }
 
 static int
@@ -281,6 +421,21 @@ lww_str(struct actx *a, struct rec_lww *l, const struct pl_str *v)
 	}
 }
 
+/* *dst = *src, copying only what is in use (the struct is 13 KB). */
+static void
+mv_copy(struct crdt_mv *dst, const struct crdt_mv *src)
+{
+	uint32_t	i;
+
+	dst->n = src->n;
+	for (i = 0; i < src->n && i < CRDT_MV_MAX; i++) {
+		dst->e[i].st = src->e[i].st;
+		vclock_copy(&dst->e[i].vv, &src->e[i].vv);
+		memcpy(dst->e[i].value, src->e[i].value, CRDT_VALUE_MAX);
+		dst->e[i].value_len = src->e[i].value_len;
+	}
+}
+
 /* Writes value (canonical msgpack) into a product's price register. */
 static int
 price_write(struct actx *a, struct rec_product *p, int f,
@@ -298,10 +453,10 @@ price_write(struct actx *a, struct rec_product *p, int f,
 		rc = CAJA_ENOMEM;
 		goto out;
 	}
-	*old = p->price[f];
-	memset(e, 0, sizeof(*e));
+	mv_copy(old, &p->price[f]);
+	memset(e, 0, offsetof(struct crdt_mv_entry, vv));
 	e->st = a->st;
-	e->vv = a->vv;
+	vclock_copy(&e->vv, &a->vv);
 	memcpy(e->value, value, len);
 	e->value_len = (uint32_t)len;
 	/* ETOOBIG: more concurrent writes than kept; deterministic. */
@@ -419,7 +574,7 @@ customer_add(struct actx *a, const char *id, size_t idlen, int64_t delta,
 	if (hash)
 		rc = put_record(a, DB_CUSTOMERS, id, idlen, &b);
 	else
-		rc = sdb_put(a->txn, a->s->dbi[DB_CUSTOMERS], id, idlen, b.p,
+		rc = cache_put(a->s, a->txn, DB_CUSTOMERS, id, idlen, b.p,
 		    b.len);
 out:
 	buf_reset(&raw);
@@ -443,7 +598,10 @@ apply_customer(struct actx *a)
 
 /* ---- sales ---- */
 
-/* Stock and credit effects of a sale, sign +1 (apply) or -1 (reverse). */
+/*
+ * Stock and credit effects of a sale, sign +1 (apply) or -1 (reverse); 0
+ * only touches the records (they exist, unchanged: crdt.c rule 4).
+ */
 static int
 sale_effects(struct actx *a, const struct rec_sale *s, int sign)
 {
@@ -451,7 +609,7 @@ sale_effects(struct actx *a, const struct rec_sale *s, int sign)
 	struct buf		 raw, b;
 	char			 pid[SCHEMA_ID_MAX + 1];
 	uint32_t		 i;
-	int			 rc = 0;
+	int			 rc = 0, done;
 
 	buf_init(&raw, 0);
 	buf_init(&b, 0);
@@ -460,12 +618,18 @@ sale_effects(struct actx *a, const struct rec_sale *s, int sign)
 	for (i = 0; i < s->nitems; i++) {
 		rec_strlcpy(pid, sizeof(pid), s->items[i].product_id.p,
 		    s->items[i].product_id.len);
+		/* merging a run: the batch cache adds it without decoding */
+		if ((rc = cache_stock_add(a->s, a->txn, pid, strlen(pid),
+		    -sign * s->items[i].qty, &done)) != 0)
+			goto out;
+		if (done)
+			continue;
 		if ((rc = product_load(a, pid, p, &raw)) != 0)
 			goto out;
 		crdt_counter_add(&p->stock, -sign * s->items[i].qty);
 		buf_clear(&b);
 		if ((rc = rec_product_encode(p, &b)) != 0 ||
-		    (rc = sdb_put(a->txn, a->s->dbi[DB_PRODUCTS], pid,
+		    (rc = cache_put(a->s, a->txn, DB_PRODUCTS, pid,
 		    strlen(pid), b.p, b.len)) != 0)
 			goto out;
 	}
@@ -479,6 +643,11 @@ out:
 	return rc;
 }
 
+/*
+ * Counts a sale into (created +1) or out of (created -1) the totals of its
+ * device and day, and its void (voided +1 / -1). A record back to zero is
+ * deleted: which records exist must not depend on the order events came.
+ */
 static int
 totals_add(struct actx *a, const struct rec_sale *s, int created,
     int voided)
@@ -493,7 +662,7 @@ totals_add(struct actx *a, const struct rec_sale *s, int created,
 	sdb_day(day, s->create_st.hlc);
 	memcpy(key, day, 10);
 	memcpy(key + 10, s->create_st.dev, ID_LEN);
-	rc = sdb_get(a->txn, a->s->dbi[DB_TOTALS], key, sizeof(key), &v);
+	rc = cache_get(a->s, a->txn, DB_TOTALS, key, sizeof(key), &v);
 	if (rc == CAJA_ENOTFOUND) {
 		memset(&t, 0, sizeof(t));
 		rc = 0;
@@ -501,17 +670,16 @@ totals_add(struct actx *a, const struct rec_sale *s, int created,
 		rc = rec_totals_decode(v.mv_data, v.mv_size, &t);
 	if (rc != 0)
 		return rc;
-	if (created) {
-		t.count++;
-		crdt_counter_add(&t.total_bs, s->total_bs);
-	}
-	if (voided) {
-		t.voided++;
-		crdt_counter_add(&t.voided_bs, s->total_bs);
-	}
+	t.count += (uint64_t)(int64_t)created;
+	crdt_counter_add(&t.total_bs, created * s->total_bs);
+	t.voided += (uint64_t)(int64_t)voided;
+	crdt_counter_add(&t.voided_bs, voided * s->total_bs);
+	if (t.count == 0 && t.total_bs == 0 && t.voided == 0 &&
+	    t.voided_bs == 0)
+		return cache_del(a->s, a->txn, DB_TOTALS, key, sizeof(key));
 	buf_init(&b, 0);
 	if ((rc = rec_totals_encode(&t, &b)) == 0)
-		rc = sdb_put(a->txn, a->s->dbi[DB_TOTALS], key, sizeof(key),
+		rc = cache_put(a->s, a->txn, DB_TOTALS, key, sizeof(key),
 		    b.p, b.len);
 	buf_reset(&b);
 	return rc;
@@ -573,6 +741,153 @@ sale_note(struct actx *a, struct rec_sale *s, char *note)
 	return 0;
 }
 
+/* The definition a SaleCreated gives (pointers into the payload). */
+static void
+sale_define(struct rec_sale *d, const struct actx *a)
+{
+	const struct payload	*pl = &a->pl;
+	uint32_t		 i;
+
+	d->create_st = a->st;
+	d->nitems = pl->nitems;
+	for (i = 0; i < pl->nitems && i < SCHEMA_ITEMS_MAX; i++) {
+		d->items[i].product_id.p = pl->items[i].product_id.p;
+		d->items[i].product_id.len = pl->items[i].product_id.len;
+		d->items[i].qty = pl->items[i].qty;
+		d->items[i].price_bs = pl->items[i].price_bs;
+		d->items[i].price_usd = pl->items[i].has_usd ?
+		    pl->items[i].price_usd : 0;
+		d->items[i].has_usd = pl->items[i].has_usd;
+	}
+	d->total_bs = pl->total_bs;
+	d->customer_id.p = NULL;
+	d->customer_id.len = 0;
+	if (pl->has & PL_CUSTOMER) {
+		d->customer_id.p = pl->customer_id.p;
+		d->customer_id.len = pl->customer_id.len;
+	}
+	d->on_credit = (pl->has & PL_ON_CREDIT) ? pl->on_credit : 0;
+}
+
+static void
+sale_take(struct rec_sale *s, const struct rec_sale *d)
+{
+	s->create_st = d->create_st;
+	s->nitems = d->nitems;
+	memcpy(s->items, d->items, d->nitems * sizeof(s->items[0]));
+	s->total_bs = d->total_bs;
+	s->customer_id = d->customer_id;
+	s->on_credit = d->on_credit;
+}
+
+/*
+ * The rival value of a SaleCreated (rule 7): its total, its number of
+ * items and a fingerprint of its payload, so that equal values mean the
+ * same sale.
+ */
+static int
+sale_rival(const struct payload *pl, const uint8_t *p, size_t len,
+    const struct crdt_stamp *st, struct crdt_mv_entry *e)
+{
+	uint8_t	h[HASH_LEN];
+	char	money[24], text[CRDT_VALUE_MAX - 2];
+
+	memset(e, 0, sizeof(*e));
+	e->st = *st;
+	sig_hash(h, p, len);
+	schema_money_format(pl->total_bs, money);
+	snprintf(text, sizeof(text), "%s, %u item%s, #%02x%02x%02x%02x%02x%02x",
+	    money, pl->nitems, pl->nitems == 1 ? "" : "s", h[0], h[1], h[2],
+	    h[3], h[4], h[5]);
+	return rival_value(e, text);
+}
+
+/* Rule 7 for a sale id created again; def is the definition so far. */
+static int
+sale_rivals(struct actx *a, const struct rec_sale *def)
+{
+	struct crdt_mv_entry	*first = NULL, *in = NULL;
+	struct event		*ev = NULL;
+	struct payload		*pl = NULL;
+	uint8_t			 key[SDB_LOGKEY_LEN];
+	MDB_val			 v;
+	int			 rc;
+
+	first = malloc(sizeof(*first));
+	in = malloc(sizeof(*in));
+	ev = malloc(sizeof(*ev));
+	pl = malloc(sizeof(*pl));
+	if (first == NULL || in == NULL || ev == NULL || pl == NULL) {
+		rc = CAJA_ENOMEM;
+		goto out;
+	}
+	if ((rc = sale_rival(&a->pl, a->ev->payload, a->ev->payload_len,
+	    &a->st, in)) != 0)
+		goto out;
+	/* The defining creation, from the log (a log we wrote: it decodes). */
+	sdb_log_key(key, def->create_st.dev, def->create_st.seq);
+	if ((rc = sdb_get(a->txn, a->s->dbi[DB_LOG], key, sizeof(key),
+	    &v)) != 0)
+		goto out;
+	if (event_decode(ev, v.mv_data, v.mv_size) != 0 ||
+	    schema_decode(ev->type, ev->payload, ev->payload_len, pl) != 0) {
+		rc = CAJA_ECORRUPT;
+		goto out;
+	}
+	if ((rc = sale_rival(pl, ev->payload, ev->payload_len,
+	    &def->create_st, first)) != 0)
+		goto out;
+	rc = rival_add(a, "duplicate_id", "sale", a->ev->entity, "sale_id",
+	    "keep_earliest", first, in);
+out:
+	free(first);
+	free(in);
+	free(ev);
+	free(pl);
+	return rc;
+}
+
+/*
+ * SaleCreated (crdt.c rule 4): the smallest stamp defines the sale; the
+ * products and credit customer of every creation are touched.
+ */
+static int
+sale_create(struct actx *a, struct rec_sale *s)
+{
+	struct rec_sale		*n;
+	struct crdt_sale	 cs;
+	int			 was_created = s->created;
+	int			 was_voided = s->voided, defines, eff, rc;
+
+	if ((n = malloc(sizeof(*n))) == NULL)
+		return CAJA_ENOMEM;
+	rec_sale_init(n);
+	sale_define(n, a);
+	cs.created = s->created;
+	cs.voided = s->voided;
+	cs.def = s->create_st;
+	eff = crdt_sale_create_at(&cs, &a->st, &defines);
+	if (was_created && (rc = sale_rivals(a, s)) != 0)
+		goto out;
+	if (eff == CRDT_REPLACE && (rc = sale_effects(a, s, -1)) != 0)
+		goto out;
+	if (was_created && defines &&
+	    (rc = totals_add(a, s, -1, was_voided ? -1 : 0)) != 0)
+		goto out;
+	if ((rc = sale_effects(a, n, eff == CRDT_APPLY ||
+	    eff == CRDT_REPLACE ? 1 : 0)) != 0)
+		goto out;
+	if (defines)
+		sale_take(s, n);
+	s->created = cs.created;
+	s->voided = cs.voided;
+	if (defines)
+		rc = totals_add(a, s, 1, was_voided);
+out:
+	free(n);
+	return rc;
+}
+
 static int
 apply_sale(struct actx *a)
 {
@@ -581,8 +896,7 @@ apply_sale(struct actx *a)
 	struct buf		 raw, b;
 	char			*note = NULL;
 	const char		*id = a->ev->entity;
-	int			 was_created, was_voided, eff, rc;
-	uint32_t		 i;
+	int			 was_voided, eff, rc;
 
 	buf_init(&raw, 0);
 	buf_init(&b, 0);
@@ -596,42 +910,12 @@ apply_sale(struct actx *a)
 		rc = 0;
 	if (rc != 0)
 		goto out;
-	was_created = s->created;
 	was_voided = s->voided;
 	cs.created = s->created;
 	cs.voided = s->voided;
 	switch (a->ev->type) {
 	case EV_SALE_CREATED:
-		eff = crdt_sale_create(&cs);
-		if (!was_created) {
-			s->create_st = a->st;
-			s->nitems = a->pl.nitems;
-			for (i = 0; i < a->pl.nitems; i++) {
-				s->items[i].product_id.p =
-				    a->pl.items[i].product_id.p;
-				s->items[i].product_id.len =
-				    a->pl.items[i].product_id.len;
-				s->items[i].qty = a->pl.items[i].qty;
-				s->items[i].price_bs = a->pl.items[i].price_bs;
-				s->items[i].price_usd =
-				    a->pl.items[i].has_usd ?
-				    a->pl.items[i].price_usd : 0;
-				s->items[i].has_usd = a->pl.items[i].has_usd;
-			}
-			s->total_bs = a->pl.total_bs;
-			if (a->pl.has & PL_CUSTOMER) {
-				s->customer_id.p = a->pl.customer_id.p;
-				s->customer_id.len = a->pl.customer_id.len;
-			}
-			s->on_credit = (a->pl.has & PL_ON_CREDIT) ?
-			    a->pl.on_credit : 0;
-		}
-		s->created = cs.created;
-		s->voided = cs.voided;
-		if (eff == CRDT_APPLY && (rc = sale_effects(a, s, 1)) != 0)
-			goto out;
-		if (!was_created &&
-		    (rc = totals_add(a, s, 1, was_voided)) != 0)
+		if ((rc = sale_create(a, s)) != 0)
 			goto out;
 		break;
 	case EV_SALE_VOIDED:
@@ -707,6 +991,53 @@ invite_put(struct actx *a, const uint8_t pk[SIG_PK_LEN],
 	return rc;
 }
 
+/*
+ * A second device enrolled with an invite another used (a token copied
+ * onto two boxes): both stay enrolled, the earliest enrollment is the
+ * invite's user, and an invite_reused conflict asks an admin to check
+ * (crdt.c rule 7).
+ */
+static int
+invite_reused(struct actx *a, struct rec_invite *iv)
+{
+	struct sdb_dev		*u = NULL;
+	struct crdt_mv_entry	*first = NULL, *in = NULL;
+	uint8_t			 iid[ID_LEN];
+	char			 hex[ID_HEX], ent[ID_HEX];
+	int			 rc;
+
+	u = malloc(sizeof(*u));
+	first = calloc(1, sizeof(*first));
+	in = calloc(1, sizeof(*in));
+	if (u == NULL || first == NULL || in == NULL) {
+		rc = CAJA_ENOMEM;
+		goto out;
+	}
+	if ((rc = sdb_dev_get(a->txn, a->s, iv->used_by, u)) != 0)
+		goto out;
+	first->st.hlc = u->enrolled_hlc;
+	memcpy(first->st.dev, u->id, ID_LEN);
+	first->st.seq = 1;
+	ids_hex(hex, u->id, ID_LEN);
+	if ((rc = rival_value(first, hex)) != 0)
+		goto out;
+	in->st = a->st;
+	ids_hex(hex, a->ev->dev, ID_LEN);
+	if ((rc = rival_value(in, hex)) != 0)
+		goto out;
+	if (crdt_stamp_cmp(&in->st, &first->st) < 0)
+		memcpy(iv->used_by, a->ev->dev, ID_LEN);
+	sig_id_of_pk(iid, a->pl.invite_pk);
+	ids_hex(ent, iid, ID_LEN);
+	rc = rival_add(a, "invite_reused", "invite", ent, "device_id",
+	    "manual", first, in);
+out:
+	free(u);
+	free(first);
+	free(in);
+	return rc;
+}
+
 static int
 apply_identity(struct actx *a)
 {
@@ -735,16 +1066,19 @@ apply_identity(struct actx *a)
 		if (rc != 0 || (rc = rec_invite_decode(v.mv_data, v.mv_size,
 		    &iv)) != 0)
 			break;
-		if (iv.used && memcmp(iv.used_by, a->ev->dev, ID_LEN) != 0)
-			break;
 		/* The role is the invite's, whatever the device claimed. */
 		rec_strlcpy(a->author.role, sizeof(a->author.role), iv.role,
 		    strlen(iv.role));
 		if ((rc = sdb_dev_put(a->txn, a->s, &a->author)) != 0)
 			break;
-		iv.used = 1;
-		memcpy(iv.used_by, a->ev->dev, ID_LEN);
-		rc = invite_put(a, a->pl.invite_pk, &iv);
+		if (iv.used && memcmp(iv.used_by, a->ev->dev, ID_LEN) != 0)
+			rc = invite_reused(a, &iv);
+		else {
+			iv.used = 1;
+			memcpy(iv.used_by, a->ev->dev, ID_LEN);
+		}
+		if (rc == 0)
+			rc = invite_put(a, a->pl.invite_pk, &iv);
 		break;
 	case EV_DEVICE_INVITED:
 		if (!is_admin(&a->author) || !a->pl.has_invite_pk)
@@ -811,6 +1145,14 @@ apply_resolved(struct actx *a)
 	size_t			 tlen = a->pl.entity_type.len;
 
 	buf_init(&raw, 0);
+	if ((tlen == 4 && memcmp(a->pl.entity_type.p, "sale", 4) == 0 &&
+	    a->pl.field.len == 7 && memcmp(a->pl.field.p, "sale_id", 7) == 0) ||
+	    (tlen == 6 && memcmp(a->pl.entity_type.p, "invite", 6) == 0 &&
+	    a->pl.field.len == 9 &&
+	    memcmp(a->pl.field.p, "device_id", 9) == 0)) {
+		rc = rival_resolve(a);
+		goto out;
+	}
 	if (tlen == 7 && memcmp(a->pl.entity_type.p, "product", 7) == 0) {
 		for (f = 0; f < REC_PRICES; f++)
 			if (a->pl.field.len == strlen(price_field[f]) &&
@@ -904,8 +1246,9 @@ apply_event(struct store_batch *b, MDB_txn *txn, const struct event *ev,
 	a->st.hlc = ev->hlc;
 	memcpy(a->st.dev, ev->dev, ID_LEN);
 	a->st.seq = ev->seq;
-	decoded = schema_decode(ev->type, ev->payload, ev->payload_len,
-	    &a->pl) == 0;
+	/* ev came from event_decode() or event_encode(): payload scanned */
+	decoded = schema_decode_scanned(ev->type, ev->payload,
+	    ev->payload_len, &a->pl) == 0;
 	rc = sdb_dev_get(txn, a->s, ev->dev, &a->author);
 	known = rc == 0;
 	if (rc == CAJA_ENOTFOUND) {
@@ -921,14 +1264,14 @@ apply_event(struct store_batch *b, MDB_txn *txn, const struct event *ev,
 	if ((rc = apply_full_vv(known ? &a->author : NULL, ev, &a->vv)) != 0)
 		goto out;
 	sdb_log_key(key, ev->dev, ev->seq);
+	/* No index by event id (sdb.h): nothing needs one, and its random
+	 * keys made every merge several times slower. */
 	if ((rc = sdb_put(txn, a->s->dbi[DB_LOG], key, sizeof(key),
-	    ev->frame, ev->frame_len)) != 0 ||
-	    (rc = sdb_put(txn, a->s->dbi[DB_IDS], id, HASH_LEN, key,
-	    sizeof(key))) != 0)
+	    ev->frame, ev->frame_len)) != 0)
 		goto out;
 	a->author.head_seq = ev->seq;
 	memcpy(a->author.head_id, id, HASH_LEN);
-	a->author.vv = a->vv;
+	vclock_copy(&a->author.vv, &a->vv);
 	if ((rc = sdb_dev_put(txn, a->s, &a->author)) != 0)
 		goto out;
 	if (!decoded)
@@ -996,7 +1339,6 @@ apply_fork(struct store_batch *b, MDB_txn *txn, const struct event *ev,
 	struct sig_hasher	 h;
 	uint8_t			 key[SDB_FORKKEY_LEN], full[HASH_LEN];
 	uint8_t			 cid[ID_LEN], lk[SDB_LOGKEY_LEN];
-	const uint8_t		*lo, *hi;
 	MDB_val			 v;
 	struct buf		 hf;
 	int			 rc, c0;
@@ -1024,19 +1366,29 @@ apply_fork(struct store_batch *b, MDB_txn *txn, const struct event *ev,
 	if ((rc = sdb_dev_put(txn, a->s, &a->author)) != 0)
 		goto out;
 	c0 = memcmp(id, held, HASH_LEN);
-	lo = c0 < 0 ? id : held;
-	hi = c0 < 0 ? held : id;
 	sig_hasher_init(&h);
 	sig_hasher_update(&h, (const uint8_t *)FORK_DOMAIN,
 	    sizeof(FORK_DOMAIN) - 1);
-	sig_hasher_update(&h, key, ID_LEN + 8);
-	sig_hasher_update(&h, lo, HASH_LEN);
-	sig_hasher_update(&h, hi, HASH_LEN);
+	/*
+	 * One fork conflict per device: registers that saw the two branches
+	 * differ at different seqs still name the same conflict. It shows the
+	 * lowest forked seq seen; a fork seen again after a resolution (or at
+	 * a lower seq) reopens it.
+	 */
+	sig_hasher_update(&h, key, ID_LEN);
 	sig_hasher_final(&h, full);
 	memcpy(cid, full, ID_LEN);
 	rc = sdb_get(txn, a->s->dbi[DB_CONFLICTS], cid, ID_LEN, &v);
-	if (rc != CAJA_ENOTFOUND)
-		goto out;	/* known fork (or an error) */
+	if (rc != 0 && rc != CAJA_ENOTFOUND)
+		goto out;
+	if (rc == 0) {
+		if ((rc = rec_conflict_decode(v.mv_data, v.mv_size, c)) != 0)
+			goto out;
+		if (strcmp(c->status, "pending") == 0 && c->nvalues > 0 &&
+		    c->values[0].seq <= ev->seq)
+			goto out;	/* known fork */
+	}
+	rc = 0;
 	rec_conflict_init(c);
 	rec_strlcpy(c->type, sizeof(c->type), "fork", 4);
 	rec_strlcpy(c->entity_type, sizeof(c->entity_type), "device", 6);

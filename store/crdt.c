@@ -72,6 +72,18 @@
  *    void, and with duplicates (two registers voiding the same sale), the
  *    effects are applied at most once and reversed at most once:
  *    create, void -> APPLY, REVERSE; void, create -> NONE, NONE.
+ *    Two registers may create the same sale id (a POS app that numbers
+ *    sales per register, a sale keyed in twice). The SaleCreated with the
+ *    smallest stamp defines the sale: its items, total, customer, device
+ *    and day, and so stock, credit and totals. A creation that arrives
+ *    after one with a greater stamp takes its place (crdt_sale_create_at
+ *    returns REPLACE: the old definition's effects are reversed and the
+ *    new one's applied, unless the sale is voided, when neither is in
+ *    force). No sale is lost silently: when the creations differ in
+ *    content, rule 7 raises a `duplicate_id` conflict that lists them.
+ *    The store touches the products (and the credit customer) of every
+ *    creation it holds, in force or not, so that which records exist is a
+ *    function of the events too, not of the order they came in.
  *
  * 5. Totals per (device, day): G-counters. Each register only counts its
  *    own sales into its own entry, from its own events; a store's total is
@@ -101,6 +113,27 @@
  *    the characters not tombstoned. Positions past the end of a view are
  *    clamped to it. Bytes that are not UTF-8 (and NUL) count as one code
  *    point each and come out as U+FFFD.
+ *
+ * 7. Competing creations: a sale id created with different contents
+ *    (rule 4) and one invite used by several devices (a token copied onto
+ *    two boxes). Both creations stay: every register holds the same events
+ *    whichever came first, and a person decides what to do (void and key in
+ *    the lost sale again; revoke the device that should not be there). The
+ *    conflict lists, per distinct value (a sale's content fingerprint, an
+ *    enrolled device), the creation with the smallest stamp, sorted by
+ *    stamp, at most CRDT_MV_MAX: a function of the set of creations. Its
+ *    id depends only on the entity and field, so a later creation updates
+ *    the same conflict instead of making another.
+ *
+ * 8. Resolutions. A ConflictResolved names a conflict and carries its
+ *    author's version vector. For a multi-value register (rule 2) it is a
+ *    write that closes the conflict it covers. For competing creations
+ *    (rule 7) it closes the conflict iff it covers every value listed;
+ *    a value added later was not in its causal past (causal delivery), so
+ *    it reopens the conflict on every register, whatever the order. Two
+ *    resolutions of one conflict (made on two registers before they heard
+ *    of each other) settle its record by the greatest (hlc, event id): the
+ *    same resolved_by, value and time everywhere.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -282,6 +315,24 @@ crdt_sale_void(struct crdt_sale *s)
 		return CRDT_NONE;
 	s->voided = 1;
 	return s->created ? CRDT_REVERSE : CRDT_NONE;
+}
+
+enum crdt_effect
+crdt_sale_create_at(struct crdt_sale *s, const struct crdt_stamp *st,
+    int *defines)
+{
+	*defines = 0;
+	if (!s->created) {
+		s->created = 1;
+		s->def = *st;
+		*defines = 1;
+		return s->voided ? CRDT_NONE : CRDT_APPLY;
+	}
+	if (crdt_stamp_cmp(st, &s->def) >= 0)
+		return CRDT_NONE;	/* a duplicate, or a later creation */
+	s->def = *st;
+	*defines = 1;
+	return s->voided ? CRDT_NONE : CRDT_REPLACE;
 }
 
 /* --- 6. Notes ----------------------------------------------------------- */
@@ -679,4 +730,38 @@ crdt_note_merge(const struct crdt_edit **edits, size_t n, char *out,
 	free(w.view);
 	free(w.del);
 	return rc;
+}
+
+/* --- 7. Competing creations -------------------------------------------- */
+
+int
+crdt_rival_add(struct crdt_mv *set, const struct crdt_mv_entry *in)
+{
+	uint32_t	i;
+
+	if (set->n > CRDT_MV_MAX || in->value_len > CRDT_VALUE_MAX)
+		return 0;
+	for (i = 0; i < set->n; i++) {
+		if (!mv_value_eq(&set->e[i], in))
+			continue;
+		if (crdt_stamp_cmp(&in->st, &set->e[i].st) >= 0)
+			return 0;
+		/* a smaller stamp for this value: it represents it now */
+		memmove(&set->e[i], &set->e[i + 1],
+		    (set->n - i - 1) * sizeof(set->e[0]));
+		set->n--;
+		break;
+	}
+	if (set->n == CRDT_MV_MAX &&
+	    crdt_stamp_cmp(&in->st, &set->e[set->n - 1].st) > 0)
+		return 0;	/* not among the CRDT_MV_MAX smallest */
+	if (set->n == CRDT_MV_MAX)
+		set->n--;
+	for (i = set->n; i > 0; i--)
+		if (crdt_stamp_cmp(&set->e[i - 1].st, &in->st) < 0)
+			break;
+	memmove(&set->e[i + 1], &set->e[i], (set->n - i) * sizeof(set->e[0]));
+	set->e[i] = *in;
+	set->n++;
+	return 1;
 }

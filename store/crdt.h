@@ -80,13 +80,40 @@ void	crdt_counter_add(int64_t *c, int64_t delta);
 
 /* 3. Sales: add-wins set with a void that reverses effects once. */
 struct crdt_sale {
-	int	created;
-	int	voided;
+	int			created;
+	int			voided;
+	struct crdt_stamp	def;	/* the defining SaleCreated */
 };
-enum crdt_effect { CRDT_NONE = 0, CRDT_APPLY = 1, CRDT_REVERSE = -1 };
-/* What the store must do to stock and credit on SaleCreated/SaleVoided. */
+enum crdt_effect {
+	CRDT_NONE = 0,
+	CRDT_APPLY = 1,		/* apply the new definition's effects */
+	CRDT_REVERSE = -1,	/* reverse the definition's effects */
+	CRDT_REPLACE = 2	/* reverse the old definition, apply the new */
+};
+/* What the store must do to stock and credit on SaleCreated/SaleVoided.
+ * crdt_sale_create is for one creation per sale (no stamp: the first
+ * call defines it); the store uses crdt_sale_create_at. */
 enum crdt_effect crdt_sale_create(struct crdt_sale *);
 enum crdt_effect crdt_sale_void(struct crdt_sale *);
+/*
+ * A SaleCreated stamped st: the creation with the smallest stamp defines
+ * the sale (its items, total, customer, device and day). *defines is set
+ * to 1 when st now defines it (a first creation, or one smaller than the
+ * definition held), else 0 (a duplicate, or a larger stamp: no effect).
+ */
+enum crdt_effect crdt_sale_create_at(struct crdt_sale *,
+	    const struct crdt_stamp *st, int *defines);
+
+/*
+ * Competing creations (rule 7 of crdt.c): one sale id created with
+ * different contents, one invite used by several devices. The set, kept
+ * in a struct crdt_mv (vv unused), holds per distinct value the entry with
+ * the smallest stamp, sorted by stamp, at most CRDT_MV_MAX (the smallest
+ * stamps). Returns 1 when the set changed, 0 when in changes nothing.
+ * A conflict exists iff crdt_mv_is_conflict(set); its id is
+ * crdt_mv_conflict_id of an empty set (one id per entity and field).
+ */
+int	crdt_rival_add(struct crdt_mv *, const struct crdt_mv_entry *in);
 
 /* 4. Text notes: operational transformation over a deterministic order. */
 #define CRDT_NOTE_MAX		4096	/* bytes of a note */

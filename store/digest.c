@@ -3,19 +3,25 @@
  *
  * BLAKE2b-256 over a domain string, then the log's keys and event ids in
  * key order, then each replicated database (devices, invites, products,
- * customers, sales, conflicts, totals, forks) by name, its keys and values
- * in key order, every piece length-prefixed. Records are canonical, so two
+ * customers, sales, conflicts, totals) by name, its keys and values in key
+ * order, every piece length-prefixed. Records are canonical, so two
  * registers with the same events give the same digest; meta (keys, this
- * device, HLC, counters) is local and left out.
+ * device, HLC, counters) is local and left out. So is fork evidence (the
+ * forks database and the values of `fork` conflicts): which second branch
+ * of a forked device a register happened to see is its own observation,
+ * not accepted content; that the device is forked (its device record) and
+ * how the fork was resolved (a ConflictResolved event) are in.
  */
+#include <stdlib.h>
 #include <string.h>
 
+#include "store/rec.h"
 #include "store/sdb.h"
 
 #define DIGEST_DOMAIN	"caja-digest-v1"
 
 static const int digest_dbs[] = { DB_DEVICES, DB_INVITES, DB_PRODUCTS,
-    DB_CUSTOMERS, DB_SALES, DB_CONFLICTS, DB_TOTALS, DB_FORKS };
+    DB_CUSTOMERS, DB_SALES, DB_CONFLICTS, DB_TOTALS };
 
 static void
 put_len(struct sig_hasher *h, size_t len)
@@ -26,21 +32,36 @@ put_len(struct sig_hasher *h, size_t len)
 	sig_hasher_update(h, b, sizeof(b));
 }
 
+/* 1 for a `fork` conflict record (left out: see above). */
+static int
+is_fork_record(const MDB_val *v, struct rec_conflict *c)
+{
+	return rec_conflict_decode(v->mv_data, v->mv_size, c) == 0 &&
+	    strcmp(c->type, "fork") == 0;
+}
+
 static int
 hash_db(MDB_txn *txn, struct store *s, int db, struct sig_hasher *h)
 {
-	MDB_cursor	*c;
-	MDB_val		 k, v;
-	uint8_t		 id[HASH_LEN];
-	int		 rc, op = MDB_FIRST;
+	struct rec_conflict	*rc_buf = NULL;
+	MDB_cursor		*c;
+	MDB_val			 k, v;
+	uint8_t			 id[HASH_LEN];
+	int			 rc, op = MDB_FIRST;
 
 	put_len(h, strlen(sdb_names[db]));
 	sig_hasher_update(h, (const uint8_t *)sdb_names[db],
 	    strlen(sdb_names[db]));
-	if ((rc = sdb_err(mdb_cursor_open(txn, s->dbi[db], &c))) != 0)
+	if (db == DB_CONFLICTS && (rc_buf = malloc(sizeof(*rc_buf))) == NULL)
+		return CAJA_ENOMEM;
+	if ((rc = sdb_err(mdb_cursor_open(txn, s->dbi[db], &c))) != 0) {
+		free(rc_buf);
 		return rc;
+	}
 	while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
 		op = MDB_NEXT;
+		if (rc_buf != NULL && is_fork_record(&v, rc_buf))
+			continue;
 		put_len(h, k.mv_size);
 		sig_hasher_update(h, k.mv_data, k.mv_size);
 		if (db == DB_LOG) {
@@ -52,6 +73,7 @@ hash_db(MDB_txn *txn, struct store *s, int db, struct sig_hasher *h)
 		}
 	}
 	mdb_cursor_close(c);
+	free(rc_buf);
 	return rc == MDB_NOTFOUND ? 0 : sdb_err(rc);
 }
 

@@ -15,9 +15,12 @@
  *     run stops before the first bad one.
  *  4. A device we do not know yet must start with DeviceEnrolled, signed by
  *     the store key (genesis) or by an invite key that an admin device's
- *     DeviceInvited authorised, unexpired at the enrollment's HLC and not
- *     used by another device. Its invite may come in the same batch from
- *     another device: devices are processed in rounds while any progresses.
+ *     DeviceInvited authorised, unexpired at the enrollment's HLC. An
+ *     invite used by a second device does not refuse it (that would make
+ *     the enrolled set depend on arrival order): apply raises an
+ *     invite_reused conflict instead (store/crdt.c rule 7). Its invite may
+ *     come in the same batch from another device: devices are processed in
+ *     rounds while any progresses.
  *  5. Causal delivery: an event is applied only once every event in its
  *     causal context is held (so every register sees a concurrent pair as a
  *     pair, and conflicts come out the same everywhere). Revoked devices are
@@ -121,21 +124,25 @@ duplicate(struct ing *g, struct item *it)
 	it->st = ST_DONE;
 }
 
+/* Decodes an item again: its frame passed event_decode() in the first pass
+ * of ingest_frames(). */
 static int
 decode(struct ing *g, const struct item *it)
 {
-	return event_decode(g->ev, g->frames[it->idx], g->lens[it->idx]);
+	return event_decode_again(g->ev, g->frames[it->idx],
+	    g->lens[it->idx]);
 }
 
-/* Applies (event or fork) with map growth; fatal errors kill the batch. */
+/*
+ * Applies (event or fork, id its event id) with map growth; fatal errors
+ * kill the batch.
+ */
 static int
-put(struct ing *g, int kind, const uint8_t *held)
+put(struct ing *g, int kind, const uint8_t *held, const uint8_t *id)
 {
 	struct store_batch	*b = g->b;
-	uint8_t			 id[HASH_LEN];
 	int			 rc;
 
-	event_id(g->ev, id);
 	for (;;) {
 		if (kind == SDB_OP_EVENT)
 			rc = apply_event(b, b->txn, g->ev, id, NULL);
@@ -149,6 +156,8 @@ put(struct ing *g, int kind, const uint8_t *held)
 	}
 	if (rc == 0)
 		rc = sdb_batch_record(b, kind, g->ev->frame, g->ev->frame_len);
+	if (rc == 0)
+		rc = cache_trim(b);
 	if (rc != 0)
 		b->dead = 1;
 	return rc;
@@ -210,7 +219,7 @@ fork_or_dup(struct ing *g, struct item *it)
 	}
 	if (rc != CAJA_ENOTFOUND)
 		return rc;
-	if ((rc = put(g, SDB_OP_FORK, held)) != 0)
+	if ((rc = put(g, SDB_OP_FORK, held, it->id)) != 0)
 		return rc;
 	g->rep->forks++;
 	snprintf(msg, sizeof(msg), "fork: another event holds seq %llu",
@@ -411,10 +420,6 @@ check_enroll(struct ing *g, char *msg, size_t cap)
 		snprintf(msg, cap, "invite expired");
 		return CAJA_EEXPIRED;
 	}
-	if (iv.used && memcmp(iv.used_by, g->ev->dev, ID_LEN) != 0) {
-		snprintf(msg, cap, "invite already used by another device");
-		return CAJA_EPERM;
-	}
 	if (sig_verify(pl->invite_pk, m, mlen, pl->auth_sig) != 0) {
 		snprintf(msg, cap, "enrollment not signed by its invite key");
 		return CAJA_ESIG;
@@ -507,7 +512,7 @@ advance(struct ing *g, struct group *gr, int *progress, int final)
 		}
 		if (rc != 0)
 			return rc;
-		if ((rc = put(g, SDB_OP_EVENT, NULL)) != 0)
+		if ((rc = put(g, SDB_OP_EVENT, NULL, it->id)) != 0)
 			return rc;
 		(void)hlc_recv(&g->s->hlc, g->ev->hlc, g->now_ms,
 		    g->s->max_skew_ms, &clamped);
@@ -564,6 +569,9 @@ ingest_frames(struct store_batch *b, const uint8_t *const *frames,
 	}
 	if (retry != NULL)
 		memset(retry, 0, n);
+	/* Records touched by this run are read and written once (cache.c). */
+	if ((rc = cache_begin(b)) != 0)
+		goto out;
 	for (i = 0; i < n; i++) {
 		it = &g->items[i];
 		it->idx = i;
@@ -588,8 +596,12 @@ ingest_frames(struct store_batch *b, const uint8_t *const *frames,
 		it->st = ST_NEW;
 		order[norder++] = i;
 	}
-	/* Sort indices by (device, seq, id). */
-	{
+	/* Sort indices by (device, seq, id), unless they come in that order
+	 * already (export files and catch-up runs do). */
+	for (i = 1; i < norder && item_cmp(&g->items[order[i - 1]],
+	    &g->items[order[i]]) <= 0; i++)
+		;
+	if (i < norder) {
 		struct item	*tmp;
 
 		if ((tmp = malloc(norder * sizeof(*tmp) + 1)) == NULL) {
@@ -635,7 +647,12 @@ ingest_frames(struct store_batch *b, const uint8_t *const *frames,
 		if (it->st == ST_LATE && (rc = fork_or_dup(g, it)) != 0)
 			goto out;
 	}
+	rc = cache_end(b);
 out:
+	if (rc != 0) {
+		cache_drop(b);
+		cache_set_on(b, 0);
+	}
 	if (rc != 0 && rc != CAJA_EFULL)
 		b->dead = 1;
 	for (i = 0; groups != NULL && i < ngroups; i++)

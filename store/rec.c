@@ -273,7 +273,10 @@ rec_customer_encode(const struct rec_customer *c, struct buf *out)
 void
 rec_sale_init(struct rec_sale *s)
 {
-	memset(s, 0, sizeof(*s));
+	/* not items[] (6 KiB): nitems bounds them */
+	memset(s, 0, offsetof(struct rec_sale, items));
+	memset(&s->total_bs, 0, sizeof(*s) -
+	    offsetof(struct rec_sale, total_bs));
 }
 
 void

@@ -161,17 +161,42 @@ sdb_iso_time(char out[32], uint64_t hlc)
 	snprintf(out + strlen(out), 32 - strlen(out), ".%03uZ", ms);
 }
 
+/*
+ * By arithmetic, not gmtime_r/strftime: it runs for every sale merged.
+ * Days to civil date: H. Hinnant's days_from_civil inverse (proleptic
+ * Gregorian, UTC), as gmtime_r would give for years 0..9999.
+ */
 void
 sdb_day(char out[11], uint64_t hlc)
 {
-	struct tm	tm;
-	unsigned	ms;
-	char		tmp[32];
+	int64_t		z = (int64_t)(HLC_MS(hlc) / 86400000u) + 719468;
+	int64_t		era = z / 146097, y;
+	unsigned	doe, yoe, doy, mp, d, m;
+	int		i;
 
-	utc(hlc, &tm, &ms);
-	if (strftime(tmp, sizeof(tmp), "%Y-%m-%d", &tm) != 10)
-		memcpy(tmp, "0000-00-00", 11);
-	memcpy(out, tmp, 11);
+	doe = (unsigned)(z - era * 146097);
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	y = (int64_t)yoe + era * 400;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	d = doy - (153 * mp + 2) / 5 + 1;
+	m = mp < 10 ? mp + 3 : mp - 9;
+	y += m <= 2;
+	if (y > 9999) {
+		memcpy(out, "0000-00-00", 11);
+		return;
+	}
+	for (i = 3; i >= 0; i--) {
+		out[i] = (char)('0' + y % 10);
+		y /= 10;
+	}
+	out[4] = '-';
+	out[5] = (char)('0' + m / 10);
+	out[6] = (char)('0' + m % 10);
+	out[7] = '-';
+	out[8] = (char)('0' + d / 10);
+	out[9] = (char)('0' + d % 10);
+	out[10] = '\0';
 }
 
 /* ---- device records ---- */
@@ -255,6 +280,8 @@ sdb_dev_get(MDB_txn *txn, struct store *s, const uint8_t id[ID_LEN],
 	MDB_val	v;
 	int	rc;
 
+	if (cache_dev_get(s, txn, id, d, &rc))
+		return rc;
 	if ((rc = sdb_get(txn, s->dbi[DB_DEVICES], id, ID_LEN, &v)) != 0)
 		return rc;
 	return dev_decode(id, v.mv_data, v.mv_size, d);
@@ -266,6 +293,8 @@ sdb_dev_put(MDB_txn *txn, struct store *s, const struct sdb_dev *d)
 	struct buf	b;
 	int		rc;
 
+	if (cache_dev_put(s, txn, d, &rc))
+		return rc;
 	buf_init(&b, 0);
 	if ((rc = dev_encode(d, &b)) == 0)
 		rc = sdb_put(txn, s->dbi[DB_DEVICES], d->id, ID_LEN, b.p,
@@ -285,7 +314,8 @@ sdb_dev_foreach(MDB_txn *txn, struct store *s,
 
 	if ((d = malloc(sizeof(*d))) == NULL)
 		return CAJA_ENOMEM;
-	if ((rc = sdb_err(mdb_cursor_open(txn, s->dbi[DB_DEVICES], &c))) != 0)
+	if ((rc = cache_dev_sync(s, txn)) != 0 ||
+	    (rc = sdb_err(mdb_cursor_open(txn, s->dbi[DB_DEVICES], &c))) != 0)
 		goto out;
 	for (;;) {
 		rc = mdb_cursor_get(c, &k, &v, op);
@@ -426,8 +456,8 @@ sdb_batch_record(struct store_batch *b, int kind, const uint8_t *frame,
     size_t len)
 {
 	struct sdb_op	*ops;
-	size_t		 cap;
-	uint8_t		*copy;
+	size_t		 cap, off = b->frames.len;
+	int		 rc;
 
 	if (b->nops == b->capops) {
 		cap = b->capops == 0 ? 64 : b->capops * 2;
@@ -437,11 +467,13 @@ sdb_batch_record(struct store_batch *b, int kind, const uint8_t *frame,
 		b->ops = ops;
 		b->capops = cap;
 	}
-	if ((copy = malloc(len)) == NULL)
-		return CAJA_ENOMEM;
-	memcpy(copy, frame, len);
+	/* one buffer for all frames: no allocation per event */
+	if (b->frames.max == 0)
+		b->frames.max = SDB_BATCH_FRAMES_MAX;
+	if ((rc = buf_add(&b->frames, frame, len)) != 0)
+		return rc;
 	b->ops[b->nops].kind = kind;
-	b->ops[b->nops].frame = copy;
+	b->ops[b->nops].off = off;
 	b->ops[b->nops].len = len;
 	b->nops++;
 	return 0;
@@ -458,7 +490,8 @@ replay(struct store_batch *b)
 	if ((ev = malloc(sizeof(*ev))) == NULL)
 		return CAJA_ENOMEM;
 	for (i = 0; i < b->nops; i++) {
-		if ((rc = event_decode(ev, b->ops[i].frame,
+		/* frames we applied before: they passed event_decode() */
+		if ((rc = event_decode_again(ev, b->frames.p + b->ops[i].off,
 		    b->ops[i].len)) != 0)
 			break;
 		event_id(ev, id);
@@ -482,12 +515,16 @@ sdb_batch_grow(struct store_batch *b)
 	struct store	*s = b->s;
 	MDB_envinfo	 info;
 	uint64_t	 size;
-	int		 rc;
+	int		 rc, cached;
 
 	if (b->txn != NULL) {
 		mdb_txn_abort(b->txn);
 		b->txn = NULL;
 	}
+	/* What the cache held belonged to the aborted txn; the replay goes
+	 * straight to LMDB. */
+	cached = b->cache != NULL && cache_is_on(b);
+	cache_drop(b);
 	for (;;) {
 		if ((rc = mdb_env_info(s->env, &info)) != 0)
 			goto dead;
@@ -507,7 +544,9 @@ sdb_batch_grow(struct store_batch *b)
 			rc = sdb_err(rc);
 			goto dead;
 		}
+		cache_set_on(b, 0);
 		rc = replay(b);
+		cache_set_on(b, cached);
 		if (rc == 0)
 			return 0;
 		mdb_txn_abort(b->txn);

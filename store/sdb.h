@@ -7,7 +7,9 @@
  *   meta       "store_id" "store_pk" "store_name" "device_id" "version"
  *              "hlc" "clamped" "refused": local, never in the digest
  *   log        device(16) seq(8) -> exact frame bytes
- *   ids        event id(32) -> device(16) seq(8)
+ *   ids        unused (was event id(32) -> device(16) seq(8): nothing
+ *              looked events up by id, and its random keys cost a third
+ *              of the merge rate; kept so that old stores open)
  *   devices    device(16) -> device record (struct sdb_dev, msgpack)
  *   invites    invite pk(32) -> invite record
  *   products, customers, sales   entity id -> canonical record (rec.c)
@@ -45,6 +47,8 @@
 #define SDB_LOGKEY_LEN	(ID_LEN + 8)
 #define SDB_FORKKEY_LEN	(ID_LEN + 8 + HASH_LEN)
 #define SDB_TOTKEY_LEN	(10 + ID_LEN)
+/* Bytes of frames one batch keeps for its replay after map growth. */
+#define SDB_BATCH_FRAMES_MAX	((size_t)1 << 32)
 /* Internal only, never returned outside store/: the map is full, grow it
  * and replay the batch. */
 #define SDB_EMAPFULL	1000
@@ -87,9 +91,11 @@ enum sdb_op_kind { SDB_OP_EVENT = 1, SDB_OP_FORK };
 
 struct sdb_op {
 	int		 kind;
-	uint8_t		*frame;
+	size_t		 off;		/* frame at store_batch.frames.p + off */
 	size_t		 len;
 };
+
+struct sdb_cache;
 
 struct store_batch {
 	struct store	*s;
@@ -97,6 +103,8 @@ struct store_batch {
 	int		 dead;		/* txn lost: only abort remains */
 	struct sdb_op	*ops;		/* what to replay after map growth */
 	size_t		 nops, capops;
+	struct buf	 frames;	/* the ops' frames, one after another */
+	struct sdb_cache *cache;	/* cache.c; NULL until first ingest */
 	uint64_t	 clamped;
 	uint64_t	 refused[CAJA_ERR_MAX];
 };
@@ -170,9 +178,57 @@ int	sdb_batch_record(struct store_batch *, int kind, const uint8_t *,
  */
 int	sdb_batch_grow(struct store_batch *) CAJA_WUR;
 
+/* cache.c: the batch's write-back cache of hot records (see there). */
+/* Activates it for the batch's transaction (ingest_frames). */
+int	cache_begin(struct store_batch *) CAJA_WUR;
+/* Writes everything back (growing the map as needed) and deactivates. */
+int	cache_end(struct store_batch *) CAJA_WUR;
+/* Writes everything back and starts empty when past the cache's bounds. */
+int	cache_trim(struct store_batch *) CAJA_WUR;
+/* Forgets everything (the transaction is being aborted). */
+void	cache_drop(struct store_batch *);
+void	cache_free(struct store_batch *);
+int	cache_is_on(const struct store_batch *);
+void	cache_set_on(struct store_batch *, int);
+/*
+ * Reads and writes of products, customers, sales and totals records:
+ * through the cache while it is active for txn, else sdb_get/put/del. A
+ * value returned by cache_get() is valid until the next cache_put/del or
+ * the end of the batch: copy or decode it at once.
+ */
+int	cache_get(struct store *, MDB_txn *, int db, const void *, size_t,
+	    MDB_val *) CAJA_WUR;
+int	cache_put(struct store *, MDB_txn *, int db, const void *, size_t,
+	    const void *, size_t) CAJA_WUR;
+int	cache_del(struct store *, MDB_txn *, int db, const void *, size_t)
+	    CAJA_WUR;
+/*
+ * Adds delta to the stock of product id (its record created when absent,
+ * even for 0) as a pending delta, without decoding it. *done 0: the cache
+ * is not active for txn, do it by hand.
+ */
+int	cache_stock_add(struct store *, MDB_txn *, const char *id, size_t len,
+	    int64_t delta, int *done) CAJA_WUR;
+/*
+ * cache_get() of a product record for a read-modify-write: its pending
+ * stock delta is not added but returned in *pending (0: none), for the
+ * caller to add to the decoded stock; its cache_put() then includes it.
+ * CAJA_ENOTFOUND (with *pending) when there is no record yet.
+ */
+int	cache_product_get(struct store *, MDB_txn *, const char *id,
+	    size_t len, MDB_val *, int64_t *pending) CAJA_WUR;
+/* For sdb_dev_get/put/foreach: 1 when the cache answered (result in rc),
+ * 0 when LMDB must. */
+int	cache_dev_get(struct store *, MDB_txn *, const uint8_t id[ID_LEN],
+	    struct sdb_dev *, int *rc);
+int	cache_dev_put(struct store *, MDB_txn *, const struct sdb_dev *,
+	    int *rc);
+/* Writes the cached device records back (before a walk of them). */
+int	cache_dev_sync(struct store *, MDB_txn *) CAJA_WUR;
+
 /* apply.c */
 /*
- * Puts a verified event: log, ids, the author's device record and the read
+ * Puts a verified event: log, the author's device record and the read
  * models. state (may be NULL) receives the hash of the entity record after
  * the event (zeros for identity events).
  */

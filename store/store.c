@@ -318,12 +318,10 @@ store_batch_begin(struct store *s, struct store_batch **bp)
 static void
 batch_free(struct store_batch *b)
 {
-	size_t	i;
-
 	if (b->txn != NULL)
 		mdb_txn_abort(b->txn);
-	for (i = 0; i < b->nops; i++)
-		free(b->ops[i].frame);
+	cache_free(b);
+	buf_reset(&b->frames);
 	free(b->ops);
 	if (b->s != NULL && b->s->batch == b)
 		b->s->batch = NULL;
@@ -379,7 +377,10 @@ store_batch_commit(struct store_batch **bp)
 			rc = CAJA_EFULL;
 			break;
 		}
-		rc = batch_meta(b);
+		/* (ingest_frames() ends its cache; this is a safety net) */
+		rc = cache_end(b);
+		if (rc == 0)
+			rc = batch_meta(b);
 		if (rc == 0) {
 			rc = sdb_err(mdb_txn_commit(b->txn));
 			b->txn = NULL;	/* committed or freed */

@@ -193,6 +193,10 @@ int	store_device_get(struct store *, const uint8_t id[ID_LEN],
  * fn stops the walk and is returned. */
 int	store_device_foreach(struct store *,
 	    int (*fn)(void *, const struct store_device *), void *) CAJA_WUR;
+/* The device whose id hex starts with hex (>= ID_PREFIX_MIN digits, any
+ * case): CAJA_EINVAL (too short or long), CAJA_ENOTFOUND, CAJA_EAMBIGUOUS. */
+int	store_device_find(struct store *, const char *hex,
+	    uint8_t out[ID_LEN]) CAJA_WUR;
 
 /*
  * Catch-up ("what do I have that V lacks"): calls fn with the exact bytes
@@ -204,5 +208,70 @@ int	store_device_foreach(struct store *,
 int	store_frames_since(struct store *, const struct vclock *since,
 	    size_t max, int (*fn)(void *, const uint8_t *, size_t), void *)
 	    CAJA_WUR;
+
+/* ---- for the agent's peer sessions (store/peerview.c) ---- */
+
+/* The store's public key (the store key's; every device knows it). */
+void	store_public_key(const struct store *, uint8_t out[SIG_PK_LEN]);
+/*
+ * The store key when this device holds it (the admin that ran init), else
+ * NULL (and always NULL when opened read-only). Valid until store_close().
+ */
+const struct sig_key *store_admin_key(const struct store *);
+
+/* A device and how it enrolled. */
+struct store_peer_dev {
+	struct store_device	d;
+	int			genesis;	/* 1: enrolled by the store key
+						 * (the store's first device);
+						 * 0: by an invite */
+};
+/* Like store_device_foreach(), with how each device enrolled. */
+int	store_peer_foreach(struct store *,
+	    int (*fn)(void *, const struct store_peer_dev *), void *) CAJA_WUR;
+/* Invites neither used nor expired at now_ms (0 when none). */
+int	store_invites_open(struct store *, uint64_t now_ms, size_t *n)
+	    CAJA_WUR;
+/*
+ * One device's events from from_seq on, in seq order, stopping at a gap,
+ * after max_count events, or before the event that would take the run
+ * past max_bytes (0: no byte limit; the first event always comes). fn
+ * gets each frame (valid only during the call); a non-zero return stops
+ * the walk and is returned. *count: events given to fn.
+ */
+int	store_frames_range(struct store *, const uint8_t dev[ID_LEN],
+	    uint64_t from_seq, size_t max_count, size_t max_bytes,
+	    int (*fn)(void *, uint64_t seq, const uint8_t *, size_t), void *,
+	    size_t *count) CAJA_WUR;
+/*
+ * store_ingest() with a verdict per frame: STORE_VERDICT_ACCEPTED,
+ * STORE_VERDICT_DUPLICATE or the refusal's error code; retry[i] is set
+ * when that refusal may pass later (gap, causal wait, enrollment not yet
+ * known). verdict and retry hold n entries (or are NULL).
+ */
+#define STORE_VERDICT_ACCEPTED	0
+#define STORE_VERDICT_DUPLICATE	(-1)
+int	store_ingest_verdicts(struct store_batch *,
+	    const uint8_t *const *frames, const size_t *lens, size_t n,
+	    uint64_t now_ms, struct store_report *, int *verdict,
+	    uint8_t *retry) CAJA_WUR;
+
+/* ---- for the cloud uplink (store/batchcut.c) ---- */
+
+/*
+ * A bounded, causally closed batch of what a holder of `since` (NULL:
+ * nothing) lacks: out is cleared, then gets "CAJAEXP1" and at most max
+ * (>= 1) frames, about max_bytes at most (0: no byte limit; the first
+ * frame always comes), each in the export format (u32 big-endian length,
+ * exact bytes). A frame comes only after every event of its causal
+ * context (and, for a joined device's enrollment, its invite) is covered
+ * by since or by an earlier frame of the batch, so the receiver can apply
+ * the batch on its own. *count: frames in out; *more: 1 when the store
+ * holds more past since than the batch carries (or a device has a gap).
+ * Read-only; same thread rules as any read.
+ */
+int	store_frames_closed(struct store *, const struct vclock *since,
+	    size_t max, size_t max_bytes, struct buf *out, size_t *count,
+	    int *more) CAJA_WUR;
 
 #endif

@@ -677,6 +677,19 @@ store_device_foreach(struct store *s,
 	return rc;
 }
 
+int
+store_device_find(struct store *s, const char *hex, uint8_t out[ID_LEN])
+{
+	MDB_txn	*txn;
+	int	 rc;
+
+	if ((rc = sdb_rtxn(s, &txn)) != 0)
+		return rc;
+	rc = sdb_dev_find(txn, s, hex, out);
+	mdb_txn_abort(txn);
+	return rc;
+}
+
 /* ---- status ---- */
 
 static int

@@ -32,6 +32,7 @@
 #include "proto/ident.h"
 #include "proto/sig.h"
 #include "proto/vclock.h"
+#include "store/crdt.h"
 #include "store/store.h"
 
 #define EXIT_USAGE	1
@@ -261,6 +262,50 @@ check_rc(int rc, const char *what)
 		fail("%s: %s", what, err_str(rc));
 }
 
+/*
+ * An id on the command line: hex, ID_PREFIX_MIN digits or more (a unique
+ * prefix), at most len bytes' worth. A usage error otherwise.
+ */
+static void
+check_id(const char *what, const char *s, size_t len)
+{
+	size_t	n = strlen(s);
+
+	if (n < ID_PREFIX_MIN || n > len * 2 ||
+	    strspn(s, "0123456789abcdefABCDEF") != n)
+		usage_fail("%s '%s': expected an id (hex) or a unique prefix "
+		    "of at least %d hex digits", what, s, ID_PREFIX_MIN);
+}
+
+/*
+ * A device id or unique prefix -> the id. A full id need not be enrolled
+ * here (another register may know it); a prefix must match one device.
+ */
+static void
+device_arg(struct store *st, const char *what, const char *hex,
+    uint8_t out[ID_LEN])
+{
+	char	lower[ID_HEX];
+	size_t	i;
+	int	rc;
+
+	check_id(what, hex, ID_LEN);
+	if (strlen(hex) == ID_LEN * 2) {
+		for (i = 0; i < ID_LEN * 2; i++)
+			lower[i] = (char)(hex[i] | 0x20);
+		lower[i] = '\0';
+		if (ids_unhex(out, ID_LEN, lower) == 0)
+			return;
+	}
+	rc = store_device_find(st, hex, out);
+	if (rc == CAJA_ENOTFOUND)
+		fail("%s: no device %s in this store", what, hex);
+	if (rc == CAJA_EAMBIGUOUS)
+		fail("%s: device prefix %s matches more than one device", what,
+		    hex);
+	check_rc(rc, what);
+}
+
 /* ---- the agent ---- */
 
 /* Sends req (stolen) to the agent; exits 2 on any failure. */
@@ -338,6 +383,11 @@ cmd_init_join(int argc, char **argv, int join)
 		rc = store_create(dir, store, name, now_ms(), &ids);
 	if (rc == CAJA_EEXIST)
 		fail("%s already holds a store", dir);
+	if (join && rc == CAJA_EDECODE)
+		fail("join: --token is not an invite token (the caja1-... "
+		    "line printed by cajactl invite)");
+	if (join && rc == CAJA_EEXPIRED)
+		fail("join: the invite token has expired: ask for a new one");
 	if (rc != 0)
 		fail("%s %s: %s", join ? "join" : "init", dir, err_str(rc));
 	ids_hex(sid, ids.store_id, ID_LEN);
@@ -413,9 +463,13 @@ cmd_revoke(int argc, char **argv)
 		{ "reason", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char	*reason = NULL;
-	json_t		*rep, *req;
-	int		 ch;
+	const char		*reason = NULL;
+	struct store		*st;
+	struct store_device	 d;
+	uint8_t			 id[ID_LEN];
+	char			 hex[ID_HEX];
+	json_t			*rep, *req;
+	int			 ch;
 
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (ch == 'r')
@@ -426,17 +480,28 @@ cmd_revoke(int argc, char **argv)
 	if (argc - optind != 1)
 		usage_fail("revoke needs one DEVICE_ID (or prefix of >= %d "
 		    "hex digits)", ID_PREFIX_MIN);
+	check_id("DEVICE_ID", argv[optind], ID_LEN);
 	req = json_pack("{s:s, s:s}", "cmd", "revoke", "device", argv[optind]);
 	if (req != NULL && reason != NULL)
 		(void)json_object_set_new(req, "reason", json_string(reason));
 	rep = call(req);
 	(void)json_object_del(rep, "ok");
-	if (json_out)
+	if (json_out) {
 		print_json(rep);
+		json_decref(rep);
+		return 0;
+	}
+	/* The cut-off, as the store now holds it. */
+	st = open_ro();
+	device_arg(st, "revoke", argv[optind], id);
+	ids_hex(hex, id, ID_LEN);
+	if (store_device_get(st, id, &d) == 0 && d.revoked)
+		printf("revoked %s: its events up to seq %" PRIu64 " stay "
+		    "valid, later ones are refused everywhere\n", hex,
+		    d.revoked_upto);
 	else
-		printf("revoked %s (event seq %" JSON_INTEGER_FORMAT ")\n",
-		    argv[optind], json_integer_value(json_object_get(rep,
-		    "seq")));
+		printf("revoked %s\n", hex);
+	store_close(&st);
 	json_decref(rep);
 	return 0;
 }
@@ -468,6 +533,7 @@ cmd_resolve(int argc, char **argv)
 	}
 	if (argc - optind != 1 || value == NULL)
 		usage_fail("resolve needs CONFLICT_ID and --value JSON");
+	check_id("CONFLICT_ID", argv[optind], ID_LEN);
 	v = json_loads(value, JSON_DECODE_ANY, &jerr);
 	if (v == NULL)
 		usage_fail("--value: not JSON (%s); a string needs quotes: "
@@ -695,6 +761,7 @@ cmd_import(int argc, char **argv)
 		    json_integer_value(json_object_get(rep, "accepted")),
 		    json_integer_value(json_object_get(rep, "duplicate")),
 		    json_integer_value(json_object_get(rep, "refused")));
+	fflush(stdout);		/* the summary before the refusals */
 	json_array_foreach(refs, i, e) {
 		snprintf(did, sizeof(did), "%s", jstr(e, "device_id"));
 		fprintf(stderr, "cajactl: refused event %s seq %"
@@ -743,25 +810,29 @@ cmd_export(int argc, char **argv)
 	if (optind != argc || out == NULL)
 		usage_fail("export needs --out FILE");
 	vclock_init(&vc);
+	j = NULL;
 	if (since != NULL) {
+		/* A vector clock, as `status` prints it: {device: seq}. */
 		if ((j = json_loads(since, 0, &jerr)) == NULL ||
 		    !json_is_object(j))
 			usage_fail("--since: expected a JSON object "
 			    "{\"DEVICE_ID\": SEQ, ...}");
 		json_object_foreach(j, k, v) {
-			if (ids_unhex(dev, ID_LEN, k) != 0)
-				usage_fail("--since: '%s' is not a device id "
-				    "(%d hex digits)", k, ID_LEN * 2);
+			check_id("--since: device", k, ID_LEN);
 			if (!json_is_integer(v) || json_integer_value(v) < 0)
 				usage_fail("--since: seq of %s must be an "
 				    "integer >= 0", k);
-			if (vclock_set(&vc, dev, (uint64_t)json_integer_value(v)))
-				usage_fail("--since: more than %d devices",
-				    VCLOCK_MAX);
 		}
-		json_decref(j);
 	}
 	st = open_ro();
+	json_object_foreach(j, k, v) {
+		device_arg(st, "--since", k, dev);
+		if (vclock_get(&vc, dev) > (uint64_t)json_integer_value(v))
+			continue;
+		if (vclock_set(&vc, dev, (uint64_t)json_integer_value(v)))
+			fail("--since: more than %d devices", VCLOCK_MAX);
+	}
+	json_decref(j);
 	rc = store_export(st, since ? &vc : NULL, out, &count);
 	store_close(&st);
 	if (rc != 0)
@@ -836,14 +907,33 @@ cmd_list(int argc, char **argv)
 static int
 valid_day(const char *d)
 {
-	int	i;
+	static const int	mdays[12] = { 31, 29, 31, 30, 31, 30, 31, 31,
+				    30, 31, 30, 31 };
+	int			i, y, m, day;
 
 	if (strlen(d) != 10 || d[4] != '-' || d[7] != '-')
 		return 0;
 	for (i = 0; i < 10; i++)
 		if (i != 4 && i != 7 && (d[i] < '0' || d[i] > '9'))
 			return 0;
-	return 1;
+	y = (d[0] - '0') * 1000 + (d[1] - '0') * 100 + (d[2] - '0') * 10 +
+	    (d[3] - '0');
+	m = (d[5] - '0') * 10 + (d[6] - '0');
+	day = (d[8] - '0') * 10 + (d[9] - '0');
+	if (m < 1 || m > 12 || day < 1 || day > mdays[m - 1])
+		return 0;
+	return m != 2 || day < 29 ||
+	    (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0));
+}
+
+static void
+totals_row(const char *who, const json_t *t)
+{
+	printf("%-32s %6" JSON_INTEGER_FORMAT " %14s %6" JSON_INTEGER_FORMAT
+	    " %14s %14s\n", who, json_integer_value(json_object_get(t,
+	    "count")), jstr(t, "total_bs"), json_integer_value(
+	    json_object_get(t, "voided")), jstr(t, "voided_bs"),
+	    jstr(t, "net_bs"));
 }
 
 static int
@@ -855,7 +945,8 @@ cmd_totals(int argc, char **argv)
 	};
 	const char	*day = NULL;
 	struct store	*st;
-	json_t		*j = NULL;
+	json_t		*j = NULL, *d;
+	size_t		 i;
 	int		 ch, rc;
 
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -871,10 +962,18 @@ cmd_totals(int argc, char **argv)
 	rc = store_totals_json(st, day, &j);
 	store_close(&st);
 	check_rc(rc, "totals");
-	if (json_out)
+	if (json_out) {
 		print_json(j);
-	else
-		print_human(j, "");
+		json_decref(j);
+		return 0;
+	}
+	printf("sales %s%s\n", day != NULL ? "of " : "(every day)",
+	    day != NULL ? day : "");
+	printf("%-32s %6s %14s %6s %14s %14s\n", "DEVICE", "SALES", "TOTAL_BS",
+	    "VOIDED", "VOIDED_BS", "NET_BS");
+	json_array_foreach(json_object_get(j, "devices"), i, d)
+		totals_row(jstr(d, "device_id"), d);
+	totals_row("store", json_object_get(j, "store"));
 	json_decref(j);
 	return 0;
 }
@@ -888,7 +987,7 @@ cmd_conflicts(int argc, char **argv)
 	};
 	struct store	*st;
 	json_t		*j = NULL, *c, *arr;
-	char		 ent[80], id[16], field[24], val[24];
+	char		 field[24], val[CRDT_VALUE_MAX + 8];
 	size_t		 i;
 	int		 ch, rc, all = 0;
 
@@ -911,31 +1010,29 @@ cmd_conflicts(int argc, char **argv)
 	arr = json_is_array(j) ? j : json_object_get(j, "conflicts");
 	if (json_array_size(arr) == 0)
 		printf("no %sconflicts\n", all ? "" : "pending ");
-	else
-		printf("%-12s %-18s %-28s %-10s %-9s %s\n", "CONFLICT", "TYPE",
-		    "ENTITY", "FIELD", "STATUS", "VALUES");
+	/* One block per conflict: what, then each competing value. */
 	json_array_foreach(arr, i, c) {
-		snprintf(id, sizeof(id), "%.12s", jstr(c, "conflict_id"));
-		snprintf(ent, sizeof(ent), "%s/%s", jstr(c, "entity_type"),
-		    jstr(c, "entity_id"));
-		jtext(field, sizeof(field), c, "field");
-		printf("%-12s %-18s %-28s %-10s %-9s ", id,
-		    jstr(c, "conflict_type"), ent, field,
-		    jstr(c, "resolution_status"));
-		{
-			json_t	*vals = json_object_get(c, "values"), *v;
-			size_t	 k;
+		json_t	*vals = json_object_get(c, "values"), *v;
+		size_t	 k;
 
-			if (vals == NULL)
-				vals = json_object_get(c, "competing");
-			json_array_foreach(vals, k, v) {
-				jtext(val, sizeof(val), v, "value");
-				printf("%s%s", k ? " | " : "", val);
-			}
-			if (json_array_size(vals) == 0)
-				printf("-");
+		jtext(field, sizeof(field), c, "field");
+		printf("%sCONFLICT %s  %s  %s %s  %s  %s (%s priority)\n",
+		    i ? "\n" : "",
+		    jstr(c, "conflict_id"), jstr(c, "conflict_type"),
+		    jstr(c, "entity_type"), jstr(c, "entity_id"), field,
+		    jstr(c, "resolution_status"), jstr(c, "priority"));
+		json_array_foreach(vals, k, v) {
+			jtext(val, sizeof(val), v, "value");
+			printf("  %-24s device %.8s seq %-6" JSON_INTEGER_FORMAT
+			    " %s\n", val, jstr(v, "device_id"),
+			    json_integer_value(json_object_get(v, "seq")),
+			    jstr(v, "time"));
 		}
-		printf("\n");
+		if (json_is_string(json_object_get(c, "resolved_at"))) {
+			jtext(val, sizeof(val), c, "resolution_value");
+			printf("  resolved to %s by %s at %s\n", val,
+			    jstr(c, "resolved_by"), jstr(c, "resolved_at"));
+		}
 	}
 	json_decref(j);
 	return 0;
@@ -946,7 +1043,7 @@ cmd_devices(int argc, char **argv)
 {
 	struct store	*st;
 	json_t		*j = NULL, *arr, *d;
-	char		 rev[32];
+	char		 rev[64];
 	size_t		 i;
 	int		 rc;
 
@@ -962,11 +1059,22 @@ cmd_devices(int argc, char **argv)
 		return 0;
 	}
 	arr = json_is_array(j) ? j : json_object_get(j, "devices");
-	printf("%-32s  %-16s %-9s %s\n", "DEVICE", "NAME", "ROLE", "REVOKED");
+	printf("%-32s  %-16s %-9s %6s  %s\n", "DEVICE", "NAME", "ROLE", "SEQ",
+	    "STATE");
 	json_array_foreach(arr, i, d) {
-		jtext(rev, sizeof(rev), d, "revoked");
-		printf("%-32s  %-16s %-9s %s\n", jstr(d, "device_id"),
-		    jstr(d, "name"), jstr(d, "role"), rev);
+		if (json_is_true(json_object_get(d, "revoked")))
+			snprintf(rev, sizeof(rev), "revoked after seq %"
+			    JSON_INTEGER_FORMAT "%s", json_integer_value(
+			    json_object_get(d, "revoked_upto_seq")),
+			    json_is_true(json_object_get(d, "forked")) ?
+			    ", forked" : "");
+		else
+			snprintf(rev, sizeof(rev), "enrolled%s",
+			    json_is_true(json_object_get(d, "forked")) ?
+			    ", forked" : "");
+		printf("%-32s  %-16s %-9s %6" JSON_INTEGER_FORMAT "  %s\n",
+		    jstr(d, "device_id"), jstr(d, "name"), jstr(d, "role"),
+		    json_integer_value(json_object_get(d, "head_seq")), rev);
 	}
 	json_decref(j);
 	return 0;
@@ -1014,6 +1122,8 @@ cmd_log(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage_fail("unexpected argument '%s'", argv[optind]);
+	if (dev != NULL)
+		check_id("--device", dev, ID_LEN);
 	st = open_ro();
 	rc = store_log_json(st, dev, since, limit, &j);
 	store_close(&st);
@@ -1063,6 +1173,99 @@ cmd_digest(int argc, char **argv)
 	return 0;
 }
 
+/* status, human form: one line per peer. */
+static void
+print_peers(const json_t *a)
+{
+	const json_t	*p, *v;
+	size_t		 i;
+
+	if (!json_is_array(a) || json_array_size(a) == 0) {
+		printf("%-20s -\n", "peers");
+		return;
+	}
+	printf("%-20s %-12s %-9s %-10s %-28s %9s %6s %8s %8s %4s\n", "peers",
+	    "NAME", "DEVICE", "STATE", "ENDPOINT", "LAST_SEEN", "RTT",
+	    "SENT", "RECEIVED", "BAD");
+	json_array_foreach(a, i, p) {
+		printf("%-20s %-12.12s %-9.8s %-10s %-28.28s ", "",
+		    json_is_string(json_object_get(p, "name")) ?
+		    jstr(p, "name") : "-",
+		    json_is_string(json_object_get(p, "device_id")) ?
+		    jstr(p, "device_id") : "?",
+		    jstr(p, "state"), jstr(p, "endpoint"));
+		v = json_object_get(p, "last_seen_ms");
+		if (json_is_integer(v))
+			printf("%7" JSON_INTEGER_FORMAT "ms ",
+			    json_integer_value(v));
+		else
+			printf("%9s ", "-");
+		v = json_object_get(p, "rtt_ms");
+		if (json_is_integer(v))
+			printf("%4" JSON_INTEGER_FORMAT "ms ",
+			    json_integer_value(v));
+		else
+			printf("%6s ", "-");
+		printf("%8" JSON_INTEGER_FORMAT " %8" JSON_INTEGER_FORMAT
+		    " %4" JSON_INTEGER_FORMAT "\n",
+		    json_integer_value(json_object_get(p, "sent_events")),
+		    json_integer_value(json_object_get(p, "received_events")),
+		    json_integer_value(json_object_get(p, "bad_frames")));
+	}
+}
+
+/* The cloud uplink in a few lines (status without --json). */
+static void
+print_cloud(const json_t *c)
+{
+	const json_t	*n = json_object_get(c, "counters");
+	const char	*up = json_string_value(json_object_get(c, "uploader"));
+	json_int_t	 last;
+
+#define CI(o, k)	json_integer_value(json_object_get((o), (k)))
+	if (!json_is_object(c))
+		return;
+	printf("%-20s %s%s%s, breaker %s\n", "cloud", jstr(c, "state"),
+	    json_is_string(json_object_get(c, "url")) ? " " : "",
+	    json_is_string(json_object_get(c, "url")) ? jstr(c, "url") : "",
+	    jstr(c, "breaker"));
+	if (!json_is_integer(json_object_get(c, "pending")))
+		return;
+	printf("%-20s %" JSON_INTEGER_FORMAT " events not acknowledged by "
+	    "the cloud (acked from %zu devices)\n", "cloud.pending",
+	    CI(c, "pending"), json_object_size(json_object_get(c,
+	    "acked_vector_clock")));
+	printf("%-20s %s\n", "cloud.uploader", up != NULL ? up :
+	    "- (none right now)");
+	if ((last = CI(c, "last_success_ms")) > 0) {
+		time_t	t = (time_t)(last / 1000);
+
+		printf("%-20s %s", "cloud.last_success", ctime(&t));
+	}
+	if (json_is_string(json_object_get(c, "last_error")))
+		printf("%-20s %s\n", "cloud.last_error", jstr(c, "last_error"));
+	if (CI(c, "next_attempt_ms") > 0)
+		printf("%-20s in %" JSON_INTEGER_FORMAT " ms (%"
+		    JSON_INTEGER_FORMAT " failures in a row)\n",
+		    "cloud.next_attempt", CI(c, "next_attempt_ms"),
+		    CI(c, "consecutive_failures"));
+	if (!json_is_object(n))
+		return;
+	printf("%-20s %" JSON_INTEGER_FORMAT " requests (%" JSON_INTEGER_FORMAT
+	    " failed, %" JSON_INTEGER_FORMAT " rate limited), %"
+	    JSON_INTEGER_FORMAT " events sent, %" JSON_INTEGER_FORMAT
+	    " acknowledged, %" JSON_INTEGER_FORMAT " pulled\n",
+	    "cloud.traffic", CI(n, "requests"), CI(n, "failures"),
+	    CI(n, "rate_limited"), CI(n, "events_sent"), CI(n, "events_acked"),
+	    CI(n, "events_pulled"));
+	printf("%-20s %" JSON_INTEGER_FORMAT " bytes on the wire for %"
+	    JSON_INTEGER_FORMAT " raw; batch %" JSON_INTEGER_FORMAT
+	    " events, %" JSON_INTEGER_FORMAT " events/s\n", "cloud.bytes",
+	    CI(n, "bytes_wire"), CI(n, "bytes_raw"), CI(c, "batch_size"),
+	    CI(c, "rate_eps"));
+#undef CI
+}
+
 static int
 cmd_status(int argc, char **argv)
 {
@@ -1091,12 +1294,27 @@ cmd_status(int argc, char **argv)
 	store_close(&st);
 	check_rc(rc, "status");
 	(void)json_object_set_new(j, "agent", json_string(agent));
+	/* The agent's own fields, empty: nothing is known without it. */
+	if (json_object_get(j, "peers") == NULL)
+		(void)json_object_set_new(j, "peers", json_array());
+	if (json_object_get(j, "cloud") == NULL)
+		(void)json_object_set_new(j, "cloud", json_pack("{s:n, s:s, "
+		    "s:n, s:n, s:n}", "url", "state", "unknown (agent not "
+		    "running)", "breaker", "pending", "acked_vector_clock"));
 print:
 	(void)json_object_del(j, "ok");
 	if (json_out)
 		print_json(j);
-	else
+	else {
+		json_t	*cloud = json_incref(json_object_get(j, "cloud"));
+
+		print_peers(json_object_get(j, "peers"));
+		(void)json_object_del(j, "peers");
+		(void)json_object_del(j, "cloud");
 		print_human(j, "");
+		print_cloud(cloud);
+		json_decref(cloud);
+	}
 	json_decref(j);
 	return 0;
 }
@@ -1105,37 +1323,96 @@ static int cmd_help(int, char **);
 
 static const struct cmd cmds[] = {
 	{ "init", cmd_init, "--store NAME [--name DEVICE_NAME]",
-	  "create a new store in DIR (this device becomes its admin)" },
+	  "Creates a new store in DIR: the store key (its holder is the store\n"
+	  "admin) and this device's key, both mode 0600 in DIR. NAME is the\n"
+	  "store's name; DEVICE_NAME defaults to the host name. Prints the\n"
+	  "store and device ids. Then start the agent: cajad --dir DIR.\n"
+	  "Example: cajactl init --dir /var/lib/caja --store \"Tienda Centro\" "
+	  "--name caja-1" },
 	{ "join", cmd_join, "--token TOKEN [--name DEVICE_NAME]",
-	  "enroll DIR as a new device of a store with an invite token" },
+	  "Enrolls a new, empty DIR as a device of an existing store with a\n"
+	  "token from 'cajactl invite' on the admin register. Works offline:\n"
+	  "the other registers accept this device once they hold the invite.\n"
+	  "Example: cajactl join --dir /var/lib/caja --token caja1-... "
+	  "--name caja-2" },
 	{ "invite", cmd_invite, "[--expires 24h] [--role register]",
-	  "mint a one-use join token (admin; agent)" },
+	  "Mints a one-use join token (admin device; needs the agent). The\n"
+	  "token is a secret: it lets one device enroll until it expires\n"
+	  "(--expires: 30m, 24h, 7d; default 24h). Roles: register (default),\n"
+	  "admin, cloud. A token used by two devices enrolls both and raises\n"
+	  "an invite_reused conflict: revoke the one that should not be\n"
+	  "there." },
 	{ "revoke", cmd_revoke, "DEVICE_ID [--reason TEXT]",
-	  "revoke a device (admin; agent)" },
+	  "Revokes a device (admin device; needs the agent): a signed event\n"
+	  "that every register applies. The device's events up to the highest\n"
+	  "sequence number this register holds stay valid; later ones are\n"
+	  "refused everywhere. DEVICE_ID: the id or a unique prefix of at\n"
+	  "least 8 hex digits (see 'cajactl devices')." },
 	{ "devices", cmd_devices, "",
-	  "enrolled devices, roles, revocations" },
+	  "Lists the enrolled devices: id, name, role, highest sequence\n"
+	  "number held, and whether revoked (after which seq) or forked." },
 	{ "append", cmd_append, "TYPE --json PAYLOAD | --batch FILE.jsonl",
-	  "append events (agent); a batch is all or nothing: every line is\n"
-	  "\t\tchecked first and one bad line refuses the whole file, naming\n"
-	  "\t\tthe line; prints one result per line (an array with --json)" },
+	  "Appends events (needs the agent); each is acknowledged only once\n"
+	  "it is on disk. TYPE: ProductUpdated, PriceChanged, StockReceived,\n"
+	  "StockAdjusted, SaleCreated, SaleVoided, CustomerUpdated,\n"
+	  "DebtPaymentAdded, NoteEdited. Money is a decimal string (\"5.50\")\n"
+	  "or whole units (5); unknown types and unknown, missing or\n"
+	  "ill-typed fields are refused with a message naming them, and\n"
+	  "nothing is written. Prints event_id, device_id and seq.\n"
+	  "--batch FILE: one {\"type\":...,\"payload\":{...}} per line (- for\n"
+	  "stdin); all or nothing: every line is checked first and one bad\n"
+	  "line refuses the whole file, naming the line. Prints one result\n"
+	  "per line (an array with --json).\n"
+	  "Example: cajactl append SaleCreated --json \\\n"
+	  "  '{\"sale_id\":\"A-1\",\"items\":[{\"product_id\":\"coca-1l\","
+	  "\"qty\":2,\"price_bs\":\"5.00\"}]}'" },
 	{ "log", cmd_log, "[--device ID] [--since SEQ] [--limit N]",
-	  "events in the log" },
-	{ "export", cmd_export, "--out FILE [--since '{\"DEVICE\":SEQ}']",
-	  "write signed events to FILE (no agent needed)" },
+	  "Lists events held, in (device, seq) order: device, seq, type,\n"
+	  "entity (with --json: ids, hybrid logical clock, time, payload).\n"
+	  "--device: one device (id or prefix of >= 8 hex digits);\n"
+	  "--since SEQ: only events with seq > SEQ; --limit N: at most N." },
+	{ "export", cmd_export, "--out FILE [--since VCLOCK]",
+	  "Writes the signed events held (no agent needed) to FILE, for\n"
+	  "'cajactl import' on another register or a USB stick. --since\n"
+	  "VCLOCK: only what a register with that vector clock lacks, as\n"
+	  "'cajactl status --json' prints it: '{\"DEVICE_ID\": SEQ, ...}'\n"
+	  "(ids or prefixes of >= 8 hex digits)." },
 	{ "import", cmd_import, "FILE",
-	  "verify and merge an export (agent); exit 2 if any event was\n"
-	  "\t\trefused (each named on stderr), the rest are kept" },
-	{ "get", cmd_get, "product|customer|sale ID", "one entity" },
-	{ "list", cmd_list, "product|customer|sale", "all entities of a kind" },
+	  "Verifies and merges an export file (needs the agent): signatures\n"
+	  "(one per contiguous run), hash chains, enrollment and revocation.\n"
+	  "A tampered, forged, unenrolled, revoked or forking event is\n"
+	  "refused and named on stderr; the rest are kept. Exit 2 if any\n"
+	  "was refused." },
+	{ "get", cmd_get, "product|customer|sale ID",
+	  "Shows one entity's state (read model) by its exact id." },
+	{ "list", cmd_list, "product|customer|sale",
+	  "Lists every entity of a kind, one per line (an array with\n"
+	  "--json)." },
 	{ "totals", cmd_totals, "[--day YYYY-MM-DD]",
-	  "sales count and totals per device and store" },
-	{ "conflicts", cmd_conflicts, "[--all]", "pending (or all) conflicts" },
+	  "Sales count, totals, voids and net per device and for the store;\n"
+	  "--day: one UTC day of the sales' hybrid logical clock." },
+	{ "conflicts", cmd_conflicts, "[--all]",
+	  "Lists pending conflicts (--all: resolved ones too), with every\n"
+	  "competing value and the event, device and time of each. Types:\n"
+	  "concurrent_update (a price set to different values concurrently),\n"
+	  "fork (two events with one device sequence number), duplicate_id\n"
+	  "(one sale id created with different contents), invite_reused." },
 	{ "resolve", cmd_resolve, "CONFLICT_ID --value JSON [--by NAME]",
-	  "close a conflict with the chosen value (agent)" },
+	  "Closes a conflict with the chosen value (needs the agent): a\n"
+	  "replicated event, so the conflict closes on every register that\n"
+	  "receives it. CONFLICT_ID: the id or a prefix of >= 8 hex digits.\n"
+	  "--value is JSON: a price is '\"5.50\"'. --by: who (default $USER).\n"
+	  "Example: cajactl resolve 3f2a91c0 --value '\"5.50\"' --by gerente" },
 	{ "status", cmd_status, "",
-	  "agent and store status (the store's, if no agent runs)" },
-	{ "digest", cmd_digest, "", "hash of the replicated content" },
-	{ "help", cmd_help, "[COMMAND]", "this text" },
+	  "Device and store ids, vector clock, events held, pending\n"
+	  "conflicts, and, from the running agent, peers, cloud and\n"
+	  "counters (without an agent: the store's fields, agent\n"
+	  "\"stopped\")." },
+	{ "digest", cmd_digest, "",
+	  "Prints a hash of the replicated content (events and the state\n"
+	  "derived from them): two registers print the same digest exactly\n"
+	  "when they hold the same events." },
+	{ "help", cmd_help, "[COMMAND]", "This text, or one command's." },
 	{ NULL, NULL, NULL, NULL }
 };
 
@@ -1162,8 +1439,15 @@ usage(FILE *f)
 static void
 cmd_usage(FILE *f, const struct cmd *c)
 {
-	fprintf(f, "usage: cajactl %s [--dir DIR] [--json] %s\n\n\t\t%s\n",
-	    c->name, c->usage, c->help);
+	const char	*p, *nl;
+
+	fprintf(f, "usage: cajactl %s [--dir DIR] [--json]%s%s\n\n",
+	    c->name, c->usage[0] ? " " : "", c->usage);
+	for (p = c->help; *p != '\0'; p = nl + (*nl != '\0')) {
+		if ((nl = strchr(p, '\n')) == NULL)
+			nl = p + strlen(p);
+		fprintf(f, "  %.*s\n", (int)(nl - p), p);
+	}
 }
 
 static int

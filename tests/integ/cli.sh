@@ -155,6 +155,18 @@ assert_eq "$(jget "$OUT" 'd["events"]')" 2 "export --since"
 expect 0 --dir "$D" export --out "$T/all.exp"
 assert_match "$OUT" "^exported $SEQ events" "export all"
 expect 1 --dir "$D" export --out "$T/x" --since '{"nothex": 1}'
+expect 0 --dir "$D" export --out "$T/since8.exp" --since "{\"${DID:0:8}\": $((SEQ - 2))}" --json
+assert_eq "$(jget "$OUT" 'd["events"]')" 2 "export --since with an id prefix"
+expect 2 --dir "$D" export --out "$T/x" --since '{"0123456789": 1}'
+assert_match "$ERR" "no device 0123456789" "export --since: unknown prefix named"
+expect 1 --dir "$D" log --device "${DID:0:6}"
+assert_match "$ERR" "at least 8 hex digits" "short id prefix: usage error"
+expect 1 --dir "$D" revoke abc
+expect 1 --dir "$D" resolve 1234 --value 1
+expect 1 --dir "$D" totals --day 2026-02-30
+expect 0 --dir "$D" totals --day 2024-02-29
+expect 2 --dir "$T/nojoin" join --token nonsense
+assert_match "$ERR" "not an invite token" "join: a bad token is named"
 assert_eq "$(stat -c %a "$D/ctl.sock")" 600 "control socket mode"
 pass "get/list/totals/log/devices/digest/status/export read back the events"
 

@@ -38,7 +38,7 @@ lib_cleanup() {
 	done
 	if [ "$rc" -ne 0 ]; then
 		echo "--- $TEST_NAME failed (rc $rc); agent logs:" >&2
-		tail -n 30 "$T"/*.log 2>/dev/null >&2
+		tail -n 30 "$T"/*.log >&2 2>/dev/null
 	fi
 	if [ "${CAJA_KEEP:-0}" = 1 ]; then
 		echo "kept $T" >&2
@@ -147,4 +147,267 @@ assert_eq() {
 # assert_match TEXT REGEX WHAT
 assert_match() {
 	echo "$1" | grep -Eq -- "$2" || fail "$3: '$1' does not match /$2/"
+}
+
+# ---------------------------------------------------------------------------
+# LAN replication helpers (tests/integ/lan_*.sh). Agents of one store talk
+# to each other: on loopback with static --peer endpoints, or inside the
+# network namespaces of tests/support/netns.sh. cajactl reaches an agent
+# in a namespace through DIR/ctl.sock (a path: no network namespace).
+
+# A loopback TCP port nobody listens on now.
+free_port() {
+	local p k
+	for ((k = 0; k < 100; k++)); do
+		p=$((20000 + RANDOM % 30000))
+		# /proc/net/tcp: local address hex ip:port, st 0A = LISTEN
+		if ! awk -v hp="$(printf ':%04X' "$p")" \
+		    'NR > 1 && substr($2, length($2) - 4) == hp { f = 1 }
+		    END { exit !f }' /proc/net/tcp; then
+			echo "$p"
+			return 0
+		fi
+	done
+	echo "$p"
+}
+
+# start_agent_ep DIR LISTEN_ENDPOINT [cajad args...]: like start_agent,
+# with the listen endpoint given (peers must know it) and mDNS left to the
+# caller (pass --no-mdns for static peers). Sets AGENT_PID.
+start_agent_ep() {
+	local dir=$1 ep=$2
+	shift 2
+	"$CAJAD" --dir "$dir" -d --http off --listen "$ep" "$@" \
+	    >>"$T/$(basename "$dir").log" 2>&1 &
+	AGENT_PID=$!
+	OWN_PIDS+=("$AGENT_PID")
+	wait_agent "$dir" || fail "agent on $dir did not start (see log)"
+}
+
+# start_agent_ns I DIR [cajad args...]: cajad -d in register I's network
+# namespace (tests/support/netns.sh), listening on its address, port 7700.
+# Sets AGENT_PID; log in $T/<basename DIR>.log.
+start_agent_ns() {
+	local i=$1 dir=$2
+	shift 2
+	netns_spawn "$i" "$T/$(basename "$dir").log" "$CAJAD" --dir "$dir" \
+	    -d --http off --listen "tcp://$(netns_addr "$i"):7700" "$@"
+	AGENT_PID=$NETNS_PID
+	wait_agent "$dir" || fail "agent on $dir (netns $i) did not start"
+}
+
+# init_store DIR NAME DEVNAME: a new store; prints nothing.
+init_store() {
+	"$CAJACTL" --dir "$1" init --store "$2" --name "$3" >/dev/null ||
+	    fail "init $1"
+}
+
+# join_store ADMIN_DIR NEW_DIR NAME: invite (the admin's agent must run)
+# and join; prints nothing.
+join_store() {
+	local tok
+	tok=$("$CAJACTL" --dir "$1" invite) || fail "invite on $1"
+	"$CAJACTL" --dir "$2" join --token "$tok" --name "$3" >/dev/null ||
+	    fail "join $2"
+}
+
+# device_of DIR: this register's device id.
+device_of() {
+	"$CAJACTL" --dir "$1" status --json 2>/dev/null |
+	    "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["device_id"])' ||
+	    fail "device id of $1"
+}
+
+digest_of() {
+	"$CAJACTL" --dir "$1" digest 2>/dev/null
+}
+
+# events_of DIR: number of events held.
+events_of() {
+	"$CAJACTL" --dir "$1" status --json 2>/dev/null |
+	    "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["events"])' 2>/dev/null
+}
+
+# vclock_of DIR: the vector clock as sorted compact JSON.
+vclock_of() {
+	"$CAJACTL" --dir "$1" status --json 2>/dev/null |
+	    "$PYTHON" -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["vector_clock"], sort_keys=True, separators=(",", ":")))' 2>/dev/null
+}
+
+# wait_converged SECONDS DIR...: until every DIR has the same digest and
+# vector clock. Prints how long it took; on timeout prints each DIR's
+# events, vector clock, digest and peers and returns 1.
+CONVERGED_MS=
+wait_converged() {
+	local secs=$1 t0 d first ok
+	shift
+	t0=$(date +%s%N)
+	while :; do
+		ok=1
+		first=
+		for d in "$@"; do
+			local x
+			x="$(digest_of "$d") $(vclock_of "$d")"
+			if [ -z "$first" ]; then
+				first=$x
+			elif [ "$x" != "$first" ]; then
+				ok=0
+				break
+			fi
+		done
+		if [ "$ok" = 1 ] && [ -n "${first// /}" ]; then
+			CONVERGED_MS=$((($(date +%s%N) - t0) / 1000000))
+			echo "   converged in ${CONVERGED_MS} ms: $(echo "$first" | cut -c1-16)... events $(events_of "$1")"
+			return 0
+		fi
+		if [ $((($(date +%s%N) - t0) / 1000000000)) -ge "$secs" ]; then
+			echo "   NOT converged after $secs s:" >&2
+			for d in "$@"; do
+				echo "   $(basename "$d"): events $(events_of "$d") digest $(digest_of "$d" | cut -c1-16) vc $(vclock_of "$d")" >&2
+				"$CAJACTL" --dir "$d" --timeout 2 status --json 2>/dev/null |
+				    "$PYTHON" -c 'import json,sys
+d = json.load(sys.stdin)
+for p in d.get("peers", []):
+    print("      peer %s %s %s last_seen_ms=%s" % (str(p.get("device_id"))[:8], p.get("endpoint"), p.get("state"), p.get("last_seen_ms")))' >&2
+			done
+			return 1
+		fi
+		sleep 0.2
+	done
+}
+
+# peers_json DIR: the peers array of status (agent running).
+peers_json() {
+	"$CAJACTL" --dir "$1" --timeout 5 status --json 2>/dev/null |
+	    "$PYTHON" -c 'import json,sys; print(json.dumps(json.load(sys.stdin).get("peers", [])))'
+}
+
+# wait_peers_up SECONDS DIR DEVICE...: until DIR's status shows every
+# DEVICE with state "up".
+wait_peers_up() {
+	local secs=$1 dir=$2 n
+	shift 2
+	n=$((secs * 5))
+	while [ "$n" -gt 0 ]; do
+		if "$CAJACTL" --dir "$dir" --timeout 2 status --json 2>/dev/null |
+		    "$PYTHON" -c 'import json,sys
+d = json.load(sys.stdin)
+up = set(p.get("device_id") for p in d.get("peers", []) if p.get("state") == "up")
+sys.exit(0 if all(w in up for w in sys.argv[1:]) else 1)' "$@"; then
+			return 0
+		fi
+		sleep 0.2
+		n=$((n - 1))
+	done
+	echo "   peers of $(basename "$dir") after $secs s: $(peers_json "$dir")" >&2
+	return 1
+}
+
+# gen_batch FILE N TAG [TYPE]: N appendable events, one JSON per line.
+# TYPE: ProductUpdated (default), SaleCreated or StockReceived; ids carry
+# TAG so that every line is a distinct fact.
+gen_batch() {
+	"$PYTHON" - "$1" "$2" "$3" "${4:-ProductUpdated}" <<'PY'
+import json, sys
+path, n, tag, typ = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+with open(path, "w") as f:
+    for i in range(n):
+        if typ == "SaleCreated":
+            p = {"sale_id": "%s-%d" % (tag, i), "items": [
+                {"product_id": "p%d" % (i % 97), "qty": 1 + i % 3,
+                 "price_bs": "%d.50" % (10 + i % 50)}]}
+        elif typ == "StockReceived":
+            p = {"product_id": "p%d" % (i % 97), "qty": 1 + i % 5}
+        else:
+            p = {"product_id": "%s-%d" % (tag, i), "name": "item %s %d" % (tag, i)}
+        f.write(json.dumps({"type": typ, "payload": p}) + "\n")
+PY
+}
+
+# append_logged DIR IDS_FILE FILE.jsonl: append the batch through DIR's
+# agent; each acknowledged event's "event_id device_id seq" is added to
+# IDS_FILE. Returns cajactl's status (the batch is all or nothing).
+append_logged() {
+	local out rc
+	out=$("$CAJACTL" --dir "$1" --timeout 30 append --batch "$3" --json \
+	    2>>"$T/append.err")
+	rc=$?
+	[ "$rc" = 0 ] || return "$rc"
+	echo "$out" | "$PYTHON" -c 'import json,sys
+d = json.load(sys.stdin)
+r = d if isinstance(d, list) else d.get("results", d)
+for e in r:
+    print(e["event_id"], e["device_id"], e["seq"])' >>"$2"
+}
+
+# append_one_logged DIR IDS_FILE TYPE JSON: one event, logged likewise.
+append_one_logged() {
+	local out
+	out=$("$CAJACTL" --dir "$1" --timeout 10 append "$3" --json "$4" \
+	    2>>"$T/append.err") || return 2
+	[[ $out =~ \"event_id\":\ *\"([0-9a-f]{64})\" ]] || return 2
+	local id=${BASH_REMATCH[1]}
+	[[ $out =~ \"device_id\":\ *\"([0-9a-f]{32})\" ]] || return 2
+	local dev=${BASH_REMATCH[1]}
+	[[ $out =~ \"seq\":\ *([0-9]+) ]] || return 2
+	echo "$id $dev ${BASH_REMATCH[1]}" >>"$2"
+}
+
+# check_exactly_once IDS_FILE DIR...: every DIR's log holds each event of
+# IDS_FILE exactly once (same device and seq), no (device, seq) twice, each
+# device's seqs contiguous from 1, and as many events as status says.
+# Prints one line per DIR. CHECK_ALLOW_FORK=1: a (device, seq) held twice
+# (fork evidence) is allowed, and the count is not compared.
+check_exactly_once() {
+	local ids=$1 d
+	shift
+	for d in "$@"; do
+		"$CAJACTL" --dir "$d" log --json >"$T/check.log.json" ||
+		    fail "log of $d"
+		"$CAJACTL" --dir "$d" status --json >"$T/check.status.json" ||
+		    fail "status of $d"
+		"$PYTHON" - "$T/check.log.json" "$T/check.status.json" "$ids" \
+		    "$(basename "$d")" <<'PY' || fail "exactly-once check on $d"
+import json, os, sys, collections
+log = json.load(open(sys.argv[1]))
+log = log if isinstance(log, list) else log["events"]
+st = json.load(open(sys.argv[2]))
+name = sys.argv[4]
+ids = collections.Counter(e["event_id"] for e in log)
+dups = [i for i, c in ids.items() if c > 1]
+if dups:
+    sys.exit("%s: %d event ids listed more than once, e.g. %s" % (name, len(dups), dups[:3]))
+keys = collections.Counter((e["device_id"], e["seq"]) for e in log)
+twice = [k for k, c in keys.items() if c > 1]
+byseq = collections.defaultdict(list)
+for e in log:
+    byseq[e["device_id"]].append(e["seq"])
+for dev, seqs in byseq.items():
+    s = sorted(set(seqs))
+    if s != list(range(1, len(s) + 1)):
+        sys.exit("%s: device %s seqs not contiguous: %s..." % (name, dev[:8], s[:20]))
+if len(log) != st["events"] and not os.environ.get("CHECK_ALLOW_FORK"):
+    sys.exit("%s: log lists %d events, status says %d" % (name, len(log), st["events"]))
+want = [l.split() for l in open(sys.argv[3]) if l.strip()]
+have = {e["event_id"]: (e["device_id"], e["seq"]) for e in log}
+missing = [w for w in want if w[0] not in have]
+moved = [w for w in want if w[0] in have and have[w[0]] != (w[1], int(w[2]))]
+if missing:
+    sys.exit("%s: %d of %d appended events missing, e.g. %s" % (name, len(missing), len(want), missing[:3]))
+if moved:
+    sys.exit("%s: %d events at another (device, seq), e.g. %s" % (name, len(moved), moved[:3]))
+if len(set(w[0] for w in want)) != len(want):
+    sys.exit("%s: one event id acknowledged twice" % name)
+if twice and not os.environ.get("CHECK_ALLOW_FORK"):
+    sys.exit("%s: %d (device, seq) pairs held twice, e.g. %s" % (name, len(twice), twice[:3]))
+fk = " (%d (device, seq) pairs held twice: fork evidence)" % len(twice) if twice else ""
+print("   %s: %d events, all %d appended present exactly once, %d devices contiguous%s" %
+      (name, len(log), len(want), len(byseq), fk))
+PY
+	done
+}
+
+# conflicts_json DIR [--all]
+conflicts_json() {
+	"$CAJACTL" --dir "$1" conflicts ${2:-} --json 2>/dev/null
 }

@@ -2,6 +2,7 @@
  * crdt: unit behaviour of each merge rule and the seed examples.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <criterion/criterion.h>
@@ -382,6 +383,78 @@ Test(crdt, sale_void_before_create_applies_nothing)
 	crdt_counter_add(&stock, -3 * (int64_t)crdt_sale_create(&s));
 	cr_assert_eq(stock, 10);
 	cr_assert(s.created && s.voided);
+}
+
+Test(crdt, sale_smallest_creation_defines_it)
+{
+	struct crdt_sale	s;
+	struct crdt_stamp	a = stamp(TS(30), A, 2), b = stamp(TS(20), B, 1);
+	struct crdt_stamp	c = stamp(TS(40), C, 1);
+	int			def;
+
+	memset(&s, 0, sizeof(s));
+	cr_assert_eq(crdt_sale_create_at(&s, &a, &def), CRDT_APPLY);
+	cr_assert(def);
+	cr_assert_eq(crdt_sale_create_at(&s, &a, &def), CRDT_NONE);
+	cr_assert(!def, "a duplicate defines nothing");
+	cr_assert_eq(crdt_sale_create_at(&s, &c, &def), CRDT_NONE);
+	cr_assert(!def, "a later creation defines nothing");
+	cr_assert_eq(crdt_sale_create_at(&s, &b, &def), CRDT_REPLACE);
+	cr_assert(def);
+	cr_assert_eq(crdt_stamp_cmp(&s.def, &b), 0);
+	cr_assert_eq(crdt_sale_void(&s), CRDT_REVERSE);
+	/* voided: a smaller one still defines it, with no effect */
+	a = stamp(TS(10), C, 2);
+	cr_assert_eq(crdt_sale_create_at(&s, &a, &def), CRDT_NONE);
+	cr_assert(def);
+	cr_assert_eq(crdt_stamp_cmp(&s.def, &a), 0);
+}
+
+static void
+rival(struct crdt_mv_entry *e, uint64_t hlc, int d, uint64_t seq,
+    const char *value)
+{
+	mv_write(e, hlc, d, seq, value, NULL);
+	vclock_init(&e->vv);
+}
+
+Test(crdt, rivals_keep_the_smallest_stamp_per_value)
+{
+	struct crdt_mv		set, other;
+	struct crdt_mv_entry	e[5];
+	int			order[5] = { 4, 2, 0, 3, 1 }, i;
+
+	rival(&e[0], TS(50), A, 1, "x");
+	rival(&e[1], TS(40), B, 1, "x");	/* same value, smaller */
+	rival(&e[2], TS(60), C, 1, "y");
+	rival(&e[3], TS(70), A, 2, "x");	/* same value, larger */
+	rival(&e[4], TS(45), C, 2, "y");
+	memset(&set, 0, sizeof(set));
+	for (i = 0; i < 5; i++)
+		(void)crdt_rival_add(&set, &e[i]);
+	cr_assert_eq(set.n, 2);
+	cr_assert_eq(crdt_stamp_cmp(&set.e[0].st, &e[1].st), 0);
+	cr_assert_eq(crdt_stamp_cmp(&set.e[1].st, &e[4].st), 0);
+	cr_assert(crdt_mv_is_conflict(&set));
+	cr_assert_eq(crdt_rival_add(&set, &e[3]), 0, "no change");
+	memset(&other, 0, sizeof(other));
+	for (i = 0; i < 5; i++)
+		(void)crdt_rival_add(&other, &e[order[i]]);
+	cr_assert_eq(other.n, set.n);
+	for (i = 0; i < (int)set.n; i++)
+		cr_assert_eq(crdt_stamp_cmp(&other.e[i].st, &set.e[i].st), 0);
+	/* past CRDT_MV_MAX values, the smallest stamps stay */
+	memset(&set, 0, sizeof(set));
+	for (i = 0; i < CRDT_MV_MAX + 3; i++) {
+		char	v[8];
+
+		snprintf(v, sizeof(v), "v%d", i);
+		rival(&e[0], TS(100 - i), A, (uint64_t)i + 1, v);
+		(void)crdt_rival_add(&set, &e[0]);
+	}
+	cr_assert_eq(set.n, CRDT_MV_MAX);
+	cr_assert_eq(set.e[0].st.hlc, TS(100 - CRDT_MV_MAX - 2));
+	cr_assert_eq(set.e[CRDT_MV_MAX - 1].st.hlc, TS(100 - 3));
 }
 
 /* --- 4. Notes ----------------------------------------------------------- */

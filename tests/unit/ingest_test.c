@@ -416,18 +416,6 @@ Test(ingest, events_after_revocation_are_refused)
 	store_close(&b);
 }
 
-static void
-copy_file(const char *from, const char *to)
-{
-	uint8_t	*p;
-	size_t	 len;
-
-	p = slurp(from, &len);
-	spit(to, p, len);
-	free(p);
-	chmod(to, 0600);
-}
-
 Test(ingest, fork_is_a_conflict_not_a_crash)
 {
 	struct store		*a, *a2, *b, *c;
@@ -446,9 +434,7 @@ Test(ingest, fork_is_a_conflict_not_a_crash)
 	store_ids(a, &ia);
 	store_close(&a);
 	/* a cloned register: same device.key, same log */
-	cr_assert_eq(mkdir(fx_path("a2"), 0700), 0);
-	copy_file(fx_path("a/data.mdb"), fx_path("a2/data.mdb"));
-	copy_file(fx_path("a/device.key"), fx_path("a2/device.key"));
+	fx_clone(fx_path("a"), fx_path("a2"));
 	a = fx_open(fx_path("a"));
 	a2 = fx_open(fx_path("a2"));
 	fx_append(a, "ProductUpdated", "{\"product_id\":\"p1\","
@@ -526,101 +512,19 @@ Test(ingest, fork_is_a_conflict_not_a_crash)
 	store_close(&c);
 }
 
-struct fr {
-	uint8_t	*p[256];
-	size_t	 len[256];
-	size_t	 n;
-};
-
-static int
-grab(void *arg, const uint8_t *p, size_t len)
-{
-	struct fr	*f = arg;
-
-	cr_assert_lt(f->n, 256);
-	f->p[f->n] = malloc(len);
-	memcpy(f->p[f->n], p, len);
-	f->len[f->n++] = len;
-	return 0;
-}
-
-/*
- * Gossip-like delivery: chunks of `chunk` frames in the given order, each
- * its own batch; what is refused with retry set comes again, until done.
- */
-static void
-deliver(struct store *s, struct fr *f, const size_t *order, size_t chunk)
-{
-	struct store_batch	*b = NULL;
-	struct store_report	 rep;
-	const uint8_t		*cp[256];
-	size_t			 cl[256], pend[256], next[256], np, nn, i, j;
-	size_t			 m, k, round = 0, progress;
-
-	for (i = 0; i < f->n; i++)
-		pend[i] = order[i];
-	np = f->n;
-	while (np > 0) {
-		cr_assert_lt(round++, 64, "no convergence");
-		nn = 0;
-		progress = 0;
-		for (i = 0; i < np; i += m) {
-			m = np - i < chunk ? np - i : chunk;
-			for (j = 0; j < m; j++) {
-				cp[j] = f->p[pend[i + j]];
-				cl[j] = f->len[pend[i + j]];
-			}
-			cr_assert_eq(store_batch_begin(s, &b), 0);
-			cr_assert_eq(store_ingest(b, cp, cl, m, T0 + 99999,
-			    &rep), 0);
-			cr_assert_eq(store_batch_commit(&b), 0);
-			progress += rep.accepted;
-			cr_assert_lt(rep.nrefusals, STORE_REFUSED_MAX);
-			for (k = 0; k < rep.nrefusals; k++) {
-				cr_assert(rep.refusals[k].retry,
-				    "final refusal: %s",
-				    rep.refusals[k].msg);
-			}
-			for (j = 0; j < m && rep.refused > 0; j++) {
-				struct event	ev;
-
-				cr_assert_eq(event_decode(&ev, cp[j], cl[j]),
-				    0);
-				for (k = 0; k < rep.nrefusals; k++)
-					if (rep.refusals[k].seq == ev.seq &&
-					    memcmp(rep.refusals[k].dev, ev.dev,
-					    ID_LEN) == 0)
-						break;
-				if (k < rep.nrefusals)
-					next[nn++] = pend[i + j];
-			}
-		}
-		cr_assert(progress > 0 || nn == 0, "stuck with %zu", nn);
-		memcpy(pend, next, nn * sizeof(*pend));
-		np = nn;
-	}
-}
-
 Test(ingest, any_delivery_order_converges)
 {
 	struct store		*a, *b, *c, *x, *y;
-	struct store_batch	*bt = NULL;
-	struct store_appended	 ap;
-	struct fr		 f;
-	size_t			 order[256], i, j, t;
-	uint32_t		 seed = 12345;
+	struct fx_frames	 f;
+	size_t			 order[FX_FRAMES_MAX], i;
 	json_t			*k, *v;
-	char			 msg[STORE_ERRMSG], cid[64];
+	char			 cid[64];
 
 	a = fx_create(fx_path("a"), "caja-1");
 	store_close(&a);
 	/* x and y start as copies of a's genesis: a's events come by ingest */
-	cr_assert_eq(mkdir(fx_path("x"), 0700), 0);
-	cr_assert_eq(mkdir(fx_path("y"), 0700), 0);
-	copy_file(fx_path("a/data.mdb"), fx_path("x/data.mdb"));
-	copy_file(fx_path("a/device.key"), fx_path("x/device.key"));
-	copy_file(fx_path("a/data.mdb"), fx_path("y/data.mdb"));
-	copy_file(fx_path("a/device.key"), fx_path("y/device.key"));
+	fx_clone(fx_path("a"), fx_path("x"));
+	fx_clone(fx_path("a"), fx_path("y"));
 	a = fx_open(fx_path("a"));
 	b = fx_join(a, fx_path("b"), "caja-2", T0 + 100);
 	c = fx_join(a, fx_path("c"), "caja-3", T0 + 150);
@@ -651,12 +555,7 @@ Test(ingest, any_delivery_order_converges)
 	snprintf(cid, sizeof(cid), "%s", fx_str(json_array_get(k, 0),
 	    "conflict_id"));
 	json_decref(k);
-	cr_assert_eq(store_batch_begin(a, &bt), 0);
-	v = json_string("1.50");
-	cr_assert_eq(store_resolve(bt, cid, v, "ana", T0 + 1200, &ap, msg),
-	    0, "%s", msg);
-	json_decref(v);
-	cr_assert_eq(store_batch_commit(&bt), 0);
+	fx_resolve(a, cid, "1.50", "ana", T0 + 1200);
 	fx_append(c, "SaleVoided", "{\"sale_id\":\"s1\"}", T0 + 1300);
 	fx_append(a, "NoteEdited", "{\"sale_id\":\"s1\",\"ops\":[{\"type\":"
 	    "\"INSERT\",\"position\":4,\"text\":\"!\"}]}", T0 + 1301);
@@ -676,30 +575,20 @@ Test(ingest, any_delivery_order_converges)
 	cr_assert_str_eq(fx_str(v, "balance_bs"), "-1.00");
 	json_decref(v);
 
-	memset(&f, 0, sizeof(f));
-	cr_assert_eq(store_frames_since(a, NULL, 0, grab, &f), 0);
+	fx_frames_all(a, &f);
 	cr_assert_gt(f.n, 10);
 	/* x: everything in reverse, one batch */
 	for (i = 0; i < f.n; i++)
 		order[i] = f.n - 1 - i;
 	x = fx_open(fx_path("x"));
-	deliver(x, &f, order, f.n);
+	fx_deliver(x, &f, order, f.n);
 	assert_same(a, x);
 	/* y: shuffled, in small batches, with retries */
-	for (i = 0; i < f.n; i++)
-		order[i] = i;
-	for (i = f.n - 1; i > 0; i--) {
-		seed = seed * 1103515245u + 12345u;
-		j = (seed >> 8) % (i + 1);
-		t = order[i];
-		order[i] = order[j];
-		order[j] = t;
-	}
+	fx_shuffle(order, f.n, 12345);
 	y = fx_open(fx_path("y"));
-	deliver(y, &f, order, 3);
+	fx_deliver(y, &f, order, 3);
 	assert_same(a, y);
-	for (i = 0; i < f.n; i++)
-		free(f.p[i]);
+	fx_frames_free(&f);
 	store_close(&a);
 	store_close(&b);
 	store_close(&c);

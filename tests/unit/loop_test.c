@@ -81,6 +81,9 @@ Test(loop, group_commit_and_refusals)
 	cr_assert_eq(store_create(dir, "Loop", "caja-1", now_ms(), &ids), 0);
 	conf_defaults(&c);
 	snprintf(c.dir, sizeof(c.dir), "%s", dir);
+	/* No LAN: an ephemeral loopback port, no mDNS. */
+	snprintf(c.listen, sizeof(c.listen), "tcp://127.0.0.1:*");
+	c.mdns = 0;
 	cr_assert_eq(loop_new(&l, &c, NULL, 0, err), 0, "%s", err);
 	cr_assert_eq(pthread_create(&th, NULL, runner, l), 0);
 

@@ -8,6 +8,8 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <sys/stat.h>
+
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +19,7 @@
 #include <criterion/criterion.h>
 #include <jansson.h>
 
+#include "proto/event.h"
 #include "store/store.h"
 
 #define T0	UINT64_C(1700000000000)	/* 2023-11-14T22:13:20Z */
@@ -215,6 +218,170 @@ fx_refusal(const struct store_report *r, const uint8_t dev[ID_LEN],
 		    memcmp(r->refusals[i].dev, dev, ID_LEN) == 0)
 			return &r->refusals[i];
 	return NULL;
+}
+
+/* Resolves conflict cid (id or prefix) with a string value, in its own
+ * batch. */
+static __attribute__((unused)) void
+fx_resolve(struct store *s, const char *cid, const char *value,
+    const char *by, uint64_t now)
+{
+	struct store_batch	*b = NULL;
+	struct store_appended	 ap;
+	char			 msg[STORE_ERRMSG] = "";
+	json_t			*v;
+	int			 rc;
+
+	cr_assert_eq(store_batch_begin(s, &b), 0);
+	v = json_string(value);
+	rc = store_resolve(b, cid, v, by, now, &ap, msg);
+	cr_assert_eq(rc, 0, "resolve %s: %s (%s)", cid, err_str(rc), msg);
+	json_decref(v);
+	cr_assert_eq(store_batch_commit(&b), 0);
+}
+
+/* ---- delivery in any order (convergence tests) ---- */
+
+#define FX_FRAMES_MAX	256
+
+struct fx_frames {
+	uint8_t	*p[FX_FRAMES_MAX];
+	size_t	 len[FX_FRAMES_MAX];
+	size_t	 n;
+};
+
+static __attribute__((unused)) int
+fx_grab(void *arg, const uint8_t *p, size_t len)
+{
+	struct fx_frames	*f = arg;
+
+	cr_assert_lt(f->n, FX_FRAMES_MAX);
+	f->p[f->n] = malloc(len);
+	cr_assert_not_null(f->p[f->n]);
+	memcpy(f->p[f->n], p, len);
+	f->len[f->n++] = len;
+	return 0;
+}
+
+/* Every event s holds, in (device, seq) order. */
+static __attribute__((unused)) void
+fx_frames_all(struct store *s, struct fx_frames *f)
+{
+	memset(f, 0, sizeof(*f));
+	cr_assert_eq(store_frames_since(s, NULL, 0, fx_grab, f), 0);
+}
+
+static __attribute__((unused)) void
+fx_frames_free(struct fx_frames *f)
+{
+	size_t	i;
+
+	for (i = 0; i < f->n; i++)
+		free(f->p[i]);
+	f->n = 0;
+}
+
+/*
+ * Gossip-like delivery: chunks of `chunk` frames in the given order, each
+ * its own batch; what is refused with retry set comes again, until done.
+ * Any final refusal fails the test.
+ */
+static __attribute__((unused)) void
+fx_deliver(struct store *s, const struct fx_frames *f, const size_t *order,
+    size_t chunk)
+{
+	struct store_batch	*b = NULL;
+	struct store_report	 rep;
+	struct event		 ev;
+	const uint8_t		*cp[FX_FRAMES_MAX];
+	size_t			 cl[FX_FRAMES_MAX], pend[FX_FRAMES_MAX];
+	size_t			 next[FX_FRAMES_MAX], np, nn, i, j, m, k;
+	size_t			 round = 0, progress;
+
+	for (i = 0; i < f->n; i++)
+		pend[i] = order[i];
+	np = f->n;
+	while (np > 0) {
+		cr_assert_lt(round++, 64, "no convergence");
+		nn = 0;
+		progress = 0;
+		for (i = 0; i < np; i += m) {
+			m = np - i < chunk ? np - i : chunk;
+			for (j = 0; j < m; j++) {
+				cp[j] = f->p[pend[i + j]];
+				cl[j] = f->len[pend[i + j]];
+			}
+			cr_assert_eq(store_batch_begin(s, &b), 0);
+			cr_assert_eq(store_ingest(b, cp, cl, m, T0 + 99999,
+			    &rep), 0);
+			cr_assert_eq(store_batch_commit(&b), 0);
+			progress += rep.accepted;
+			cr_assert_lt(rep.nrefusals, STORE_REFUSED_MAX);
+			for (k = 0; k < rep.nrefusals; k++)
+				cr_assert(rep.refusals[k].retry,
+				    "final refusal: %s", rep.refusals[k].msg);
+			for (j = 0; j < m && rep.refused > 0; j++) {
+				cr_assert_eq(event_decode(&ev, cp[j], cl[j]),
+				    0);
+				if (fx_refusal(&rep, ev.dev, ev.seq) != NULL)
+					next[nn++] = pend[i + j];
+			}
+		}
+		cr_assert(progress > 0 || nn == 0, "stuck with %zu", nn);
+		memcpy(pend, next, nn * sizeof(*pend));
+		np = nn;
+	}
+}
+
+/* order[0..n) := a permutation of 0..n-1 drawn from seed. */
+static __attribute__((unused)) void
+fx_shuffle(size_t *order, size_t n, uint32_t seed)
+{
+	size_t	i, j, t;
+
+	for (i = 0; i < n; i++)
+		order[i] = i;
+	for (i = n; i > 1; i--) {
+		seed = seed * 1103515245u + 12345u;
+		j = (seed >> 8) % i;
+		t = order[i - 1];
+		order[i - 1] = order[j];
+		order[j] = t;
+	}
+}
+
+static __attribute__((unused)) void
+fx_copy_file(const char *from, const char *to)
+{
+	FILE	*in, *out;
+	char	 buf[65536];
+	size_t	 n;
+
+	cr_assert_not_null(in = fopen(from, "rb"), "%s", from);
+	cr_assert_not_null(out = fopen(to, "wb"), "%s", to);
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		cr_assert_eq(fwrite(buf, 1, n, out), n);
+	fclose(in);
+	cr_assert_eq(fclose(out), 0);
+	chmod(to, 0600);
+}
+
+/*
+ * A copy of the (closed) data dir `from` as `to`: the same device, so the
+ * copy must never append; it is a fresh register to deliver events to.
+ */
+static __attribute__((unused)) void
+fx_clone(const char *from, const char *to)
+{
+	char	a[512], b[512];
+
+	cr_assert_eq(mkdir(to, 0700), 0);
+	snprintf(a, sizeof(a), "%s/data.mdb", from);
+	snprintf(b, sizeof(b), "%s/data.mdb", to);
+	fx_copy_file(a, b);
+	snprintf(a, sizeof(a), "%s/device.key", from);
+	snprintf(b, sizeof(b), "%s/device.key", to);
+	fx_copy_file(a, b);
 }
 
 #endif

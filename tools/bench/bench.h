@@ -10,14 +10,18 @@
 struct bench_limits {
 	double	sign_per_s;
 	double	verify_per_s;
+	double	verify_cpu_per_s;	/* per second of this thread's CPU */
 	double	hash_per_s;
 	double	commit_per_s;		/* one put per fsync'd commit */
 	double	commit_p50_us;
 	double	batch_put_per_s;	/* 1000 (device, seq) puts per commit */
+	double	random_put_per_s;	/* same, random 16-byte keys */
 };
 
 /* Monotonic seconds. */
 double	bench_now(void);
+/* CPU seconds of the calling thread. */
+double	bench_cpu_now(void);
 /* Sorts v in place and returns its pct-th percentile. */
 double	bench_percentile(double *v, size_t n, double pct);
 /* Peak resident set (VmHWM) in KiB, or -1. */

@@ -5,15 +5,24 @@
  * in the same run (benchutil.c).
  *
  * usage: bench_import [--events N] [--devices D] [--json]
+ *                     [--save DIR | --reuse DIR] [--skip-limits]
  *
  * It builds D data dirs of one store (an admin and D-1 joined registers),
  * appends a realistic POS mix on each (sales of 1-5 items, stock moves,
  * price changes, customer edits), exports them, and imports every file into
  * a fresh joined register, timing the import alone.
+ *
+ * For profiling: --save DIR keeps the export files and a copy of the
+ * fresh register in DIR; --reuse DIR imports those instead of building
+ * new ones (the fill is most of the run time under valgrind);
+ * --skip-limits leaves the limits out (then no ratios are printed).
  */
+#include <sys/resource.h>
 #include <sys/stat.h>
 
+#include <fcntl.h>
 #include <inttypes.h>
+#include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,6 +146,100 @@ fill(struct store *st, int dev, uint64_t n)
 	}
 }
 
+/* CPU seconds (user + system) of this process so far. */
+static double
+cpu_now(void)
+{
+	struct rusage	ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0;
+	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+	    (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+/* Seconds this thread waited for a core (run queue), from schedstat. */
+static double
+runq_now(void)
+{
+	FILE			*f = fopen("/proc/thread-self/schedstat", "r");
+	unsigned long long	 run = 0, wait = 0;
+
+	if (f == NULL)
+		return 0;
+	if (fscanf(f, "%llu %llu", &run, &wait) != 2)
+		wait = 0;
+	fclose(f);
+	return (double)wait / 1e9;
+}
+
+static void
+sh(const char *fmt, const char *a, const char *b)
+{
+	char	cmd[9000];
+
+	snprintf(cmd, sizeof(cmd), fmt, a, b);
+	if (system(cmd) != 0) {
+		fprintf(stderr, "bench_import: failed: %s\n", cmd);
+		exit(2);
+	}
+}
+
+/* Resets the peak RSS (VmHWM) so that it covers what follows only. */
+static void
+reset_peak_rss(void)
+{
+	int	fd = open("/proc/self/clear_refs", O_WRONLY);
+
+	if (fd < 0)
+		return;
+	if (write(fd, "5", 1) != 1)
+		fprintf(stderr, "bench_import: could not reset VmHWM\n");
+	close(fd);
+}
+
+/* Bytes per event of each LMDB database of the store in dir (pages). */
+static void
+db_breakdown(const char *dir, uint64_t held)
+{
+	static const char *const names[] = { "log", "ids", "devices",
+	    "invites", "products", "customers", "sales", "conflicts",
+	    "totals", "forks", "meta" };
+	MDB_env		*env = NULL;
+	MDB_txn		*txn = NULL;
+	MDB_dbi		 dbi;
+	MDB_stat	 st;
+	MDB_envinfo	 info;
+	size_t		 i, pages, total = 0;
+
+	if (mdb_env_create(&env) != 0 || mdb_env_set_maxdbs(env, 16) != 0 ||
+	    mdb_env_open(env, dir, MDB_RDONLY, 0600) != 0 ||
+	    mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) != 0)
+		goto out;
+	printf("  per database (bytes/event, pages of 4 KiB):");
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (mdb_dbi_open(txn, names[i], 0, &dbi) != 0 ||
+		    mdb_stat(txn, dbi, &st) != 0)
+			continue;
+		pages = st.ms_branch_pages + st.ms_leaf_pages +
+		    st.ms_overflow_pages;
+		total += pages;
+		if (pages * st.ms_psize * 200 >= held)	/* >= 0.5%: shown */
+			printf(" %s %.0f", names[i],
+			    (double)pages * st.ms_psize / (double)held);
+	}
+	if (mdb_env_info(env, &info) == 0 && mdb_env_stat(env, &st) == 0)
+		printf("; free/unused %.0f",
+		    ((double)info.me_last_pgno + 1 - (double)total) *
+		    st.ms_psize / (double)held);
+	printf("\n");
+out:
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	if (env != NULL)
+		mdb_env_close(env);
+}
+
 static long long
 dir_bytes(const char *dir)
 {
@@ -161,11 +264,13 @@ main(int argc, char **argv)
 	char			 base[] = "/tmp/caja-bench.XXXXXX";
 	char			 dir[MAXDEV + 1][4200], file[MAXDEV][4200];
 	char			 tok[MAXDEV + 1][512], msg[STORE_ERRMSG];
+	const char		*save = NULL, *reuse = NULL;
 	uint64_t		 nev = 1000000, per, held = 0;
-	double			 t0, t_import, t_digest, *lat;
+	double			 t0, t_import, t_digest, *lat, c0, c_import;
+	double			 q0, q_import;
 	size_t			 cnt, total_imported = 0, sigs = 0;
 	uint8_t			 dg[HASH_LEN];
-	int			 ndev = 5, json = 0, i, rc, k;
+	int			 ndev = 5, json = 0, i, rc, k, limits = 1;
 	long long		 bytes;
 
 	for (i = 1; i < argc; i++) {
@@ -175,9 +280,16 @@ main(int argc, char **argv)
 			ndev = (int)strtol(argv[++i], NULL, 10);
 		else if (strcmp(argv[i], "--json") == 0)
 			json = 1;
+		else if (strcmp(argv[i], "--save") == 0 && i + 1 < argc)
+			save = argv[++i];
+		else if (strcmp(argv[i], "--reuse") == 0 && i + 1 < argc)
+			reuse = argv[++i];
+		else if (strcmp(argv[i], "--skip-limits") == 0)
+			limits = 0;
 		else {
 			printf("usage: bench_import [--events N] [--devices D] "
-			    "[--json]\n");
+			    "[--json] [--save DIR | --reuse DIR] "
+			    "[--skip-limits]\n");
 			return strcmp(argv[i], "--help") == 0 ? 0 : 1;
 		}
 	}
@@ -187,8 +299,17 @@ main(int argc, char **argv)
 	}
 	if (sig_init() != 0 || mkdtemp(base) == NULL)
 		die("setup", CAJA_EIO, NULL);
-	if (bench_limits_measure(base, &lim) != 0)
+	memset(&lim, 0, sizeof(lim));
+	if (limits && bench_limits_measure(base, &lim) != 0)
 		die("limits", CAJA_EIO, NULL);
+	if (reuse != NULL) {
+		snprintf(dir[ndev], sizeof(dir[ndev]), "%s/target", base);
+		sh("cp -a '%s/target' '%s'", reuse, dir[ndev]);
+		for (i = 0; i < ndev; i++)
+			snprintf(file[i], sizeof(file[i]), "%s/dev%d.caja",
+			    reuse, i);
+		goto import;
+	}
 
 	/* The store: dir[0] is the admin, dir[1..ndev-1] and the target
 	 * dir[ndev] join with invites minted on the admin. */
@@ -229,11 +350,20 @@ main(int argc, char **argv)
 			die("export", rc, NULL);
 		store_close(&st[i]);
 	}
+	if (save != NULL) {
+		mkdir(save, 0700);
+		sh("cp -a '%s' '%s/target'", dir[ndev], save);
+		sh("cp %s/dev*.caja '%s'", base, save);
+	}
 
+import:
 	/* The measured part: verify and merge every file, durably. */
+	reset_peak_rss();
 	if ((rc = store_open(&t, dir[ndev], &normal)) != 0)
 		die("open target", rc, NULL);
 	t0 = bench_now();
+	c0 = cpu_now();
+	q0 = runq_now();
 	for (i = 0; i < ndev; i++) {
 		memset(&rep, 0, sizeof(rep));
 		if ((rc = store_import(t, file[i], now_ms(), &rep, msg)) != 0)
@@ -245,6 +375,8 @@ main(int argc, char **argv)
 		sigs += rep.sig_checks;
 	}
 	t_import = bench_now() - t0;
+	c_import = cpu_now() - c0;
+	q_import = runq_now() - q0;
 	if ((rc = store_count(t, &held)) != 0)
 		die("count", rc, NULL);
 
@@ -274,28 +406,43 @@ main(int argc, char **argv)
 		bench_limits_print(&lim, 1);
 		printf(",\"events\":%" PRIu64 ",\"devices\":%d,"
 		    "\"import_s\":%.3f,\"import_per_s\":%.0f,"
+		    "\"import_cpu_s\":%.3f,\"import_runq_s\":%.3f,"
 		    "\"signatures_verified\":%zu,"
 		    "\"get_p50_us\":%.1f,\"get_p99_us\":%.1f,"
 		    "\"digest_s\":%.3f,\"bytes_per_event\":%.0f,"
 		    "\"peak_rss_kb\":%ld}\n", held, ndev, t_import,
-		    total_imported / t_import, sigs,
+		    total_imported / t_import, c_import, q_import, sigs,
 		    bench_percentile(lat, 20000, 50),
 		    bench_percentile(lat, 20000, 99), t_digest,
 		    (double)bytes / (double)held, bench_peak_rss_kb());
 	} else {
-		bench_limits_print(&lim, 0);
+		if (limits)
+			bench_limits_print(&lim, 0);
 		printf("import: %zu events from %d devices in %.2f s = %.0f "
-		    "events/s (%.1fx one-verify-per-event; %zu signatures "
-		    "checked)\n", total_imported, ndev, t_import,
-		    total_imported / t_import,
-		    total_imported / t_import / lim.verify_per_s, sigs);
+		    "events/s; %zu signatures checked\n", total_imported,
+		    ndev, t_import, total_imported / t_import, sigs);
+		printf("  CPU %.2f s (%.1f us/event: %.0f events/s of CPU), "
+		    "waiting for a core %.2f s, for the disk %.2f s\n",
+		    c_import, c_import * 1e6 / (double)total_imported,
+		    total_imported / c_import, q_import,
+		    t_import - c_import - q_import);
+		if (limits)
+			printf("  = %.1fx one-verify-per-event (by CPU time: "
+			    "%.1fx), %.2fx the lmdb 1000-puts/commit rate\n",
+			    total_imported / t_import / lim.verify_per_s,
+			    total_imported / c_import / lim.verify_cpu_per_s,
+			    total_imported / t_import / lim.batch_put_per_s);
 		printf("get product on %" PRIu64 " events: p50 %.1f us, "
 		    "p99 %.1f us\n", held, bench_percentile(lat, 20000, 50),
 		    bench_percentile(lat, 20000, 99));
-		printf("digest: %.3f s (%.0f events/s)\n", t_digest,
+		printf("digest: %.3f s (%.0f events/s): ", t_digest,
 		    held / t_digest);
+		for (k = 0; k < HASH_LEN; k++)
+			printf("%02x", dg[k]);
+		printf("\n");
 		printf("disk: %.0f bytes/event (%lld bytes)\n",
 		    (double)bytes / (double)held, bytes);
+		db_breakdown(dir[ndev], held);
 		printf("peak RSS: %ld KiB\n", bench_peak_rss_kb());
 	}
 	free(lat);

@@ -30,6 +30,8 @@ main(int argc, char **argv)
 		return 2;
 	}
 	bench_limits_print(&l, json);
+	if (json)
+		printf("\n");
 	return 0;
 }
 

@@ -29,6 +29,15 @@ bench_now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+double
+bench_cpu_now(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 static int
 dbl_cmp(const void *a, const void *b)
 {
@@ -82,28 +91,36 @@ bench_limits_print(const struct bench_limits *l, int json)
 {
 	if (json) {
 		printf("{\"sign_per_s\":%.0f,\"verify_per_s\":%.0f,"
+		    "\"verify_per_cpu_s\":%.0f,"
 		    "\"blake2b_per_s\":%.0f,\"lmdb_commit_per_s\":%.0f,"
-		    "\"lmdb_commit_p50_us\":%.1f,\"lmdb_batch_put_per_s\":%.0f}\n",
-		    l->sign_per_s, l->verify_per_s, l->hash_per_s,
-		    l->commit_per_s, l->commit_p50_us, l->batch_put_per_s);
+		    "\"lmdb_commit_p50_us\":%.1f,\"lmdb_batch_put_per_s\":%.0f,"
+		    "\"lmdb_random_put_per_s\":%.0f}",
+		    l->sign_per_s, l->verify_per_s, l->verify_cpu_per_s,
+		    l->hash_per_s,
+		    l->commit_per_s, l->commit_p50_us, l->batch_put_per_s,
+		    l->random_put_per_s);
 		return;
 	}
 	printf("limits (this machine, this run):\n");
 	printf("  ed25519 sign            %10.0f /s\n", l->sign_per_s);
-	printf("  ed25519 verify          %10.0f /s\n", l->verify_per_s);
+	printf("  ed25519 verify          %10.0f /s (%.0f per CPU-second)\n",
+	    l->verify_per_s, l->verify_cpu_per_s);
 	printf("  blake2b-256 150 B       %10.0f /s\n", l->hash_per_s);
 	printf("  lmdb commit+fsync       %10.0f /s (p50 %.0f us)\n",
 	    l->commit_per_s, l->commit_p50_us);
 	printf("  lmdb 1000 puts/commit   %10.0f puts/s\n", l->batch_put_per_s);
+	printf("  same, random 16 B keys  %10.0f puts/s\n",
+	    l->random_put_per_s);
 }
 
 static double
-bench_sign(int n, double *verify_per_s, double *hash_per_s)
+bench_sign(int n, double *verify_per_s, double *hash_per_s,
+    double *verify_cpu_per_s)
 {
 	unsigned char	 pk[crypto_sign_PUBLICKEYBYTES];
 	unsigned char	 sk[crypto_sign_SECRETKEYBYTES];
 	unsigned char	 msg[150], sig[crypto_sign_BYTES], h[32];
-	double		 t0, t1, sign_rate;
+	double		 t0, t1, c0, sign_rate;
 	int		 i, bad = 0;
 
 	crypto_sign_keypair(pk, sk);
@@ -116,11 +133,13 @@ bench_sign(int n, double *verify_per_s, double *hash_per_s)
 	t1 = bench_now();
 	sign_rate = n / (t1 - t0);
 	t0 = bench_now();
+	c0 = bench_cpu_now();
 	for (i = 0; i < n; i++)
 		bad += crypto_sign_verify_detached(sig, msg, sizeof(msg), pk)
 		    != 0;
 	t1 = bench_now();
 	*verify_per_s = n / (t1 - t0);
+	*verify_cpu_per_s = n / (bench_cpu_now() - c0);
 	if (bad != 0)
 		fprintf(stderr, "bench_limits: unexpected verify failures\n");
 	t0 = bench_now();
@@ -133,21 +152,29 @@ bench_sign(int n, double *verify_per_s, double *hash_per_s)
 	return sign_rate;
 }
 
+/* An env of three named databases: one per measurement, so that each
+ * starts empty and sees only its own keys. */
 static int
-lmdb_open(const char *dir, MDB_env **env, MDB_dbi *dbi)
+lmdb_open(const char *dir, MDB_env **env, MDB_dbi dbi[3])
 {
+	static const char *const names[3] = { "commit", "batch", "random" };
 	MDB_txn	*txn;
-	int	 rc;
+	int	 rc, i;
 
 	if ((rc = mdb_env_create(env)) != 0)
 		return rc;
 	mdb_env_set_mapsize(*env, 1ull << 30);
+	mdb_env_set_maxdbs(*env, 4);
 	if ((rc = mdb_env_open(*env, dir, 0, 0600)) != 0)
 		return rc;
 	if ((rc = mdb_txn_begin(*env, NULL, 0, &txn)) != 0)
 		return rc;
-	if ((rc = mdb_dbi_open(txn, NULL, 0, dbi)) != 0)
-		return rc;
+	for (i = 0; i < 3; i++)
+		if ((rc = mdb_dbi_open(txn, names[i], MDB_CREATE,
+		    &dbi[i])) != 0) {
+			mdb_txn_abort(txn);
+			return rc;
+		}
 	return mdb_txn_commit(txn);
 }
 
@@ -167,9 +194,9 @@ bench_commit(MDB_env *env, MDB_dbi dbi, int n, double *p50_us)
 {
 	unsigned char	 key[24], dev[16], val[200];
 	double		*lat, t0, t1, start;
-	MDB_txn		*txn;
+	MDB_txn		*txn = NULL;
 	MDB_val		 k, v;
-	int		 i;
+	int		 i, rc = 0;
 
 	lat = calloc((size_t)n, sizeof(*lat));
 	if (lat == NULL)
@@ -182,51 +209,75 @@ bench_commit(MDB_env *env, MDB_dbi dbi, int n, double *p50_us)
 		key_of(key, dev, (uint64_t)i + 1);
 		k.mv_data = key; k.mv_size = sizeof(key);
 		v.mv_data = val; v.mv_size = sizeof(val);
-		if (mdb_txn_begin(env, NULL, 0, &txn) != 0 ||
-		    mdb_put(txn, dbi, &k, &v, 0) != 0 ||
-		    mdb_txn_commit(txn) != 0) {
-			fprintf(stderr, "bench_limits: lmdb commit failed\n");
+		if ((rc = mdb_txn_begin(env, NULL, 0, &txn)) != 0)
+			break;
+		if ((rc = mdb_put(txn, dbi, &k, &v, 0)) != 0) {
+			mdb_txn_abort(txn);
 			break;
 		}
+		if ((rc = mdb_txn_commit(txn)) != 0)
+			break;
 		t1 = bench_now();
 		lat[i] = (t1 - t0) * 1e6;
 	}
 	t1 = bench_now();
+	if (rc != 0) {
+		fprintf(stderr, "bench_limits: lmdb commit: %s\n",
+		    mdb_strerror(rc));
+		free(lat);
+		return 0;
+	}
 	*p50_us = bench_percentile(lat, (size_t)i, 50);
 	free(lat);
 	return i / (t1 - start);
 }
 
-/* 1000 sequential-key puts per commit. */
+/* 1000 puts per commit (fsync'd): (device, seq) keys in order, or random
+ * 16-byte keys (what an index by event id costs). Plain puts, as the
+ * store does them. */
 static double
-bench_batch(MDB_env *env, MDB_dbi dbi, int n)
+bench_batch(MDB_env *env, MDB_dbi dbi, int n, int random_keys)
 {
 	unsigned char	 key[24], dev[16], val[200];
 	double		 t0, t1;
 	MDB_txn		*txn = NULL;
 	MDB_val		 k, v;
-	int		 i;
+	int		 i, rc = 0;
 
 	randombytes_buf(dev, sizeof(dev));
 	memset(val, 0xa5, sizeof(val));
 	t0 = bench_now();
 	for (i = 0; i < n; i++) {
-		if (txn == NULL && mdb_txn_begin(env, NULL, 0, &txn) != 0)
-			return 0;
-		key_of(key, dev, (uint64_t)i + 1);
-		k.mv_data = key; k.mv_size = sizeof(key);
+		if (txn == NULL && (rc = mdb_txn_begin(env, NULL, 0, &txn))
+		    != 0)
+			break;
+		if (random_keys)
+			randombytes_buf(key, 16);
+		else
+			key_of(key, dev, (uint64_t)i + 1);
+		k.mv_data = key; k.mv_size = random_keys ? 16 : sizeof(key);
 		v.mv_data = val; v.mv_size = sizeof(val);
-		if (mdb_put(txn, dbi, &k, &v, MDB_APPEND) != 0)
-			return 0;
+		if ((rc = mdb_put(txn, dbi, &k, &v, 0)) != 0)
+			break;
 		if ((i + 1) % 1000 == 0) {
-			if (mdb_txn_commit(txn) != 0)
-				return 0;
+			rc = mdb_txn_commit(txn);
 			txn = NULL;
+			if (rc != 0)
+				break;
 		}
 	}
-	if (txn != NULL && mdb_txn_commit(txn) != 0)
-		return 0;
+	if (rc == 0 && txn != NULL) {
+		rc = mdb_txn_commit(txn);
+		txn = NULL;
+	}
+	if (txn != NULL)
+		mdb_txn_abort(txn);	/* never close an env with a txn open */
 	t1 = bench_now();
+	if (rc != 0) {
+		fprintf(stderr, "bench_limits: lmdb batch: %s\n",
+		    mdb_strerror(rc));
+		return 0;
+	}
 	return n / (t1 - t0);
 }
 
@@ -235,20 +286,25 @@ bench_limits_measure(const char *base, struct bench_limits *l)
 {
 	char	 dir[4096];
 	MDB_env	*env = NULL;
-	MDB_dbi	 dbi;
+	MDB_dbi	 dbi[3];
 	int	 rc;
 
 	if (sodium_init() < 0)
 		return -1;
 	memset(l, 0, sizeof(*l));
-	l->sign_per_s = bench_sign(20000, &l->verify_per_s, &l->hash_per_s);
+	l->sign_per_s = bench_sign(20000, &l->verify_per_s, &l->hash_per_s,
+	    &l->verify_cpu_per_s);
 	snprintf(dir, sizeof(dir), "%s/caja-limits.XXXXXX", base);
 	if (mkdtemp(dir) == NULL)
 		return -1;
-	if ((rc = lmdb_open(dir, &env, &dbi)) != 0)
+	if ((rc = lmdb_open(dir, &env, dbi)) != 0)
 		goto out;
-	l->commit_per_s = bench_commit(env, dbi, 2000, &l->commit_p50_us);
-	l->batch_put_per_s = bench_batch(env, dbi, 1000000);
+	l->commit_per_s = bench_commit(env, dbi[0], 2000, &l->commit_p50_us);
+	l->batch_put_per_s = bench_batch(env, dbi[1], 1000000, 0);
+	l->random_put_per_s = bench_batch(env, dbi[2], 200000, 1);
+	if (l->commit_per_s == 0 || l->batch_put_per_s == 0 ||
+	    l->random_put_per_s == 0)
+		rc = -1;
 out:
 	if (env != NULL)
 		mdb_env_close(env);

@@ -1,0 +1,304 @@
+/*
+ * gossip_test: what to ask which peer for, the credit window, timeouts,
+ * retries, limits, summary deltas and the serve queue (agent/gossip.c).
+ */
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "agent/gossip.h"
+
+static uint8_t	DA[ID_LEN] = { 0x0a };
+static uint8_t	DB[ID_LEN] = { 0x0b };
+static uint8_t	DC[ID_LEN] = { 0x0c };
+
+static void
+vc_set(struct vclock *v, const uint8_t *dev, uint64_t seq)
+{
+	cr_assert_eq(vclock_set(v, dev, seq), 0);
+}
+
+/* A peer that holds dev up to seq. */
+static void
+peer_with(struct gossip_peer *p, const uint8_t *dev, uint64_t seq)
+{
+	struct vclock	v;
+
+	gossip_peer_init(p);
+	vclock_init(&v);
+	vc_set(&v, dev, seq);
+	cr_assert_eq(gossip_on_hello(p, &v), 0);
+}
+
+Test(gossip, asks_from_our_head_up_to_what_the_peer_holds)
+{
+	struct gossip		g;
+	struct gossip_peer	p;
+	struct vclock		ours;
+	struct wire_range	r[4];
+
+	gossip_init(&g);
+	peer_with(&p, DA, 100);
+	vclock_init(&ours);
+	vc_set(&ours, DA, 10);
+	cr_assert_eq(gossip_wants(&g, 1, &p, &ours, 1000, r, 4), 1);
+	cr_assert_eq(memcmp(r[0].dev, DA, ID_LEN), 0);
+	cr_assert_eq(r[0].from_seq, 11);
+	cr_assert_eq(r[0].max_count, 90);
+	/* Asked already: nothing more until something arrives. */
+	cr_assert_eq(gossip_wants(&g, 1, &p, &ours, 1001, r, 4), 0);
+	/* Nothing to ask of a peer that holds no more than we do. */
+	vc_set(&ours, DA, 100);
+	gossip_progress(&g, &ours, 1002);
+	cr_assert_eq(gossip_wants(&g, 1, &p, &ours, 1003, r, 4), 0);
+	cr_assert_eq(gossip_fetch_get(&g, DA)->peer, GOSSIP_NO_PEER,
+	    "a finished fetch frees the device");
+}
+
+Test(gossip, window_bounds_what_is_in_flight)
+{
+	struct gossip		g;
+	struct gossip_peer	p;
+	struct vclock		ours;
+	struct wire_range	r[4];
+
+	gossip_init(&g);
+	peer_with(&p, DA, 100000);
+	vclock_init(&ours);
+	cr_assert_eq(gossip_wants(&g, 7, &p, &ours, 0, r, 4), 1);
+	cr_assert_eq(r[0].from_seq, 1);
+	cr_assert_eq(r[0].max_count, GOSSIP_WINDOW);
+	cr_assert_eq(gossip_wants(&g, 7, &p, &ours, 1, r, 4), 0,
+	    "more than half the window outstanding");
+	/* 9000 arrived: 7384 outstanding, topped up to the window. */
+	vc_set(&ours, DA, 9000);
+	gossip_progress(&g, &ours, 2);
+	cr_assert_eq(gossip_wants(&g, 7, &p, &ours, 3, r, 4), 1);
+	cr_assert_eq(r[0].from_seq, GOSSIP_WINDOW + 1);
+	cr_assert_eq(r[0].max_count, 9000);
+	cr_assert_eq(gossip_fetch_get(&g, DA)->asked - 9000,
+	    (uint64_t)GOSSIP_WINDOW, "in flight is exactly the window");
+}
+
+Test(gossip, one_peer_per_device_until_it_stalls)
+{
+	struct gossip		g;
+	struct gossip_peer	a, b;
+	struct vclock		ours;
+	struct wire_range	r[4];
+
+	gossip_init(&g);
+	peer_with(&a, DA, 100);
+	peer_with(&b, DA, 100);
+	vclock_init(&ours);
+	cr_assert_eq(gossip_wants(&g, 1, &a, &ours, 0, r, 4), 1);
+	cr_assert_eq(gossip_wants(&g, 2, &b, &ours, 10, r, 4), 0,
+	    "B must not be asked for what A is sending");
+	/* Progress keeps it with A. */
+	vc_set(&ours, DA, 20);
+	gossip_progress(&g, &ours, GOSSIP_FETCH_TIMEOUT_MS);
+	cr_assert_eq(gossip_wants(&g, 2, &b, &ours,
+	    GOSSIP_FETCH_TIMEOUT_MS + 10, r, 4), 0);
+	/* A stalls: after the timeout B takes over from our head. */
+	cr_assert_eq(gossip_wants(&g, 2, &b, &ours,
+	    2 * GOSSIP_FETCH_TIMEOUT_MS + 1, r, 4), 1);
+	cr_assert_eq(r[0].from_seq, 21);
+	cr_assert_eq(r[0].max_count, 80);
+	cr_assert_eq(gossip_fetch_get(&g, DA)->peer, 2);
+}
+
+Test(gossip, a_lost_peer_frees_its_devices_at_once)
+{
+	struct gossip		g;
+	struct gossip_peer	a, b;
+	struct vclock		ours;
+	struct wire_range	r[4];
+
+	gossip_init(&g);
+	peer_with(&a, DB, 50);
+	peer_with(&b, DB, 50);
+	vclock_init(&ours);
+	cr_assert_eq(gossip_wants(&g, 1, &a, &ours, 0, r, 4), 1);
+	gossip_peer_gone(&g, 1);
+	cr_assert_eq(gossip_wants(&g, 2, &b, &ours, 1, r, 4), 1);
+	cr_assert_eq(r[0].from_seq, 1);
+	cr_assert_eq(r[0].max_count, 50);
+}
+
+Test(gossip, retry_refusal_backs_off_then_asks_again)
+{
+	struct gossip		g;
+	struct gossip_peer	p;
+	struct vclock		ours;
+	struct wire_range	r[4];
+
+	gossip_init(&g);
+	peer_with(&p, DA, 100);
+	vclock_init(&ours);
+	cr_assert_eq(gossip_wants(&g, 1, &p, &ours, 1000, r, 4), 1);
+	/* 1..49 went in, 50 waits for something else. */
+	vc_set(&ours, DA, 49);
+	gossip_progress(&g, &ours, 1001);
+	gossip_refused(&g, DA, 50, 1001);
+	cr_assert_eq(gossip_wants(&g, 1, &p, &ours, 1001 + 50, r, 4), 0,
+	    "asked again inside the backoff");
+	cr_assert_eq(gossip_wants(&g, 1, &p, &ours,
+	    1001 + GOSSIP_RETRY_MIN_MS, r, 4), 1);
+	cr_assert_eq(r[0].from_seq, 50);
+	cr_assert_eq(r[0].max_count, 51);
+	/* A second refusal without progress doubles the backoff. */
+	gossip_refused(&g, DA, 50, 2000);
+	cr_assert_eq(gossip_fetch_get(&g, DA)->retry_at,
+	    2000 + 2 * GOSSIP_RETRY_MIN_MS);
+	/* A refused push ahead of what we asked changes nothing. */
+	gossip_refused(&g, DC, 500, 2000);
+	cr_assert_eq(gossip_fetch_get(&g, DC)->retry_at, 0);
+}
+
+Test(gossip, limits_stop_asks_at_a_revocation)
+{
+	struct gossip		g;
+	struct gossip_peer	p;
+	struct vclock		ours;
+	struct wire_range	r[4];
+
+	gossip_init(&g);
+	peer_with(&p, DA, 100);
+	vclock_init(&ours);
+	cr_assert_eq(gossip_set_limit(&g, DA, 30), 0);
+	cr_assert_eq(gossip_wants(&g, 1, &p, &ours, 0, r, 4), 1);
+	cr_assert_eq(r[0].max_count, 30);
+	vc_set(&ours, DA, 30);
+	gossip_progress(&g, &ours, 1);
+	cr_assert_eq(gossip_wants(&g, 1, &p, &ours, 2, r, 4), 0);
+}
+
+Test(gossip, several_devices_in_one_want)
+{
+	struct gossip		g;
+	struct gossip_peer	p;
+	struct vclock		ours, v;
+	struct wire_range	r[4];
+
+	gossip_init(&g);
+	gossip_peer_init(&p);
+	vclock_init(&v);
+	vc_set(&v, DA, 5);
+	vc_set(&v, DB, 7);
+	vc_set(&v, DC, 2);
+	cr_assert_eq(gossip_on_hello(&p, &v), 0);
+	vclock_init(&ours);
+	vc_set(&ours, DB, 7);
+	vc_set(&ours, DC, 1);
+	cr_assert_eq(gossip_wants(&g, 3, &p, &ours, 0, r, 4), 2);
+	cr_assert_eq(memcmp(r[0].dev, DA, ID_LEN), 0);
+	cr_assert_eq(r[0].from_seq, 1);
+	cr_assert_eq(r[0].max_count, 5);
+	cr_assert_eq(memcmp(r[1].dev, DC, ID_LEN), 0);
+	cr_assert_eq(r[1].from_seq, 2);
+	cr_assert_eq(r[1].max_count, 1);
+	/* cap respected */
+	gossip_init(&g);
+	cr_assert_eq(gossip_wants(&g, 3, &p, &ours, 0, r, 1), 1);
+}
+
+Test(gossip, summaries_carry_only_what_changed)
+{
+	struct gossip_peer	p;
+	struct vclock		ours, d;
+	uint64_t		seq = 0;
+
+	gossip_peer_init(&p);
+	vclock_init(&ours);
+	vc_set(&ours, DA, 5);
+	vc_set(&ours, DB, 3);
+	/* It holds B 3 already (it sent them): not worth saying. */
+	cr_assert_eq(gossip_peer_has(&p, DB, 3), 0);
+	cr_assert_eq(gossip_summary(&p, &ours, &d, &seq), 1);
+	cr_assert_eq(seq, 1);
+	cr_assert_eq(vclock_get(&d, DA), 5);
+	cr_assert_eq(vclock_get(&d, DB), 0);
+	cr_assert_eq(gossip_summary(&p, &ours, &d, &seq), 0,
+	    "nothing changed, nothing to send");
+	vc_set(&ours, DA, 6);
+	vc_set(&ours, DC, 1);
+	cr_assert_eq(gossip_summary(&p, &ours, &d, &seq), 2);
+	cr_assert_eq(seq, 2);
+	cr_assert_eq(vclock_get(&d, DA), 6);
+	cr_assert_eq(vclock_get(&d, DC), 1);
+	/* A HELLO says everything: summaries start over at 1. */
+	gossip_hello_sent(&p, &ours);
+	cr_assert_eq(gossip_summary(&p, &ours, &d, &seq), 0);
+	vc_set(&ours, DB, 4);
+	cr_assert_eq(gossip_summary(&p, &ours, &d, &seq), 1);
+	cr_assert_eq(seq, 1);
+}
+
+Test(gossip, summary_gaps_are_seen_and_knowledge_only_grows)
+{
+	struct gossip_peer	p;
+	struct vclock		d, h;
+	int			gap;
+
+	gossip_peer_init(&p);
+	vclock_init(&d);
+	vc_set(&d, DA, 3);
+	cr_assert_eq(gossip_on_summary(&p, 1, &d, &gap), 0);
+	cr_assert_eq(gap, 0);
+	vc_set(&d, DA, 9);
+	cr_assert_eq(gossip_on_summary(&p, 3, &d, &gap), 0);
+	cr_assert_eq(gap, 1, "summary 2 was lost");
+	cr_assert_eq(vclock_get(&p.have, DA), 9, "a gapped delta still counts");
+	/* A HELLO with less (stale) does not shrink what we know. */
+	vclock_init(&h);
+	vc_set(&h, DA, 4);
+	cr_assert_eq(gossip_on_hello(&p, &h), 0);
+	cr_assert_eq(vclock_get(&p.have, DA), 9);
+	vclock_init(&d);
+	vc_set(&d, DB, 1);
+	cr_assert_eq(gossip_on_summary(&p, 1, &d, &gap), 0);
+	cr_assert_eq(gap, 0, "after a HELLO summaries start at 1");
+}
+
+Test(gossip, serve_queue_round_robin_and_replacement)
+{
+	struct gossip_peer	p;
+	struct wire_want	w;
+	struct wire_range	r;
+
+	gossip_peer_init(&p);
+	memset(&w, 0, sizeof(w));
+	w.n = 2;
+	memcpy(w.r[0].dev, DA, ID_LEN);
+	w.r[0].from_seq = 1;
+	w.r[0].max_count = 10;
+	memcpy(w.r[1].dev, DB, ID_LEN);
+	w.r[1].from_seq = 5;
+	w.r[1].max_count = 3;
+	gossip_serve_want(&p, &w);
+	cr_assert_eq(gossip_serve_pending(&p), 13);
+	cr_assert_eq(gossip_serve_next(&p, &r), 1);
+	cr_assert_eq(memcmp(r.dev, DA, ID_LEN), 0);
+	gossip_serve_done(&p, DA, 1, 4);
+	cr_assert_eq(gossip_serve_pending(&p), 9);
+	/* Round robin: B's turn now. */
+	cr_assert_eq(gossip_serve_next(&p, &r), 1);
+	cr_assert_eq(memcmp(r.dev, DB, ID_LEN), 0);
+	cr_assert_eq(r.from_seq, 5);
+	gossip_serve_done(&p, DB, 5, 3);
+	cr_assert_eq(gossip_serve_next(&p, &r), 1);
+	cr_assert_eq(memcmp(r.dev, DA, ID_LEN), 0);
+	cr_assert_eq(r.from_seq, 5);
+	cr_assert_eq(r.max_count, 6);
+	/* A newer WANT replaces A's range; a stale completion is ignored. */
+	w.n = 1;
+	w.r[0].from_seq = 20;
+	w.r[0].max_count = 2;
+	gossip_serve_want(&p, &w);
+	gossip_serve_done(&p, DA, 5, 6);
+	cr_assert_eq(gossip_serve_pending(&p), 2);
+	/* Nothing held: the range is dropped. */
+	gossip_serve_done(&p, DA, 20, 0);
+	cr_assert_eq(gossip_serve_next(&p, &r), 0);
+	cr_assert_eq(p.nserve, 0);
+}
