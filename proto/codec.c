@@ -260,6 +260,31 @@ codec_scan_flags(const uint8_t *buf, size_t len, int flags, size_t *used)
 		iskey = f != NULL && f->map && f->left % 2 == 0;
 		if (++items > CODEC_MAX_ITEMS)
 			return CAJA_ETOOBIG;
+		/*
+		 * Fast path: a value (not a key) in a form that is always
+		 * canonical and allowed: fixint, bool, fixstr, bin8. Most of
+		 * an event is these.
+		 */
+		if (!iskey && f != NULL && p < end) {
+			c = *p;
+			if (c <= 0x7f || c >= 0xe0 || c == 0xc2 || c == 0xc3)
+				m = 1;
+			else if ((c & 0xe0) == 0xa0)
+				m = 1 + (size_t)(c & 0x1f);
+			else if (c == 0xc4 && end - p >= 2)
+				m = 2 + (size_t)p[1];
+			else
+				m = 0;
+			if (m > 0 && m <= (size_t)(end - p)) {
+				p += m;
+				f->left--;
+				while (depth > 0 && st[depth - 1].left == 0)
+					depth--;
+				if (depth == 0)
+					break;
+				continue;
+			}
+		}
 		if ((rc = hdr_read(&p, end, &h)) != 0)
 			return rc;
 		switch (h.kind) {

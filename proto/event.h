@@ -80,7 +80,9 @@ struct event {
 /*
  * Encodes ev (all fields but sig and frame), signs with key and appends the
  * frame to out. On success ev->sig, ev->frame (into out->p: valid until out
- * changes), frame_len and signed_len are set.
+ * changes), frame_len and signed_len are set. key NULL: a trial encoding
+ * with a zero signature (no Ed25519 work), for a frame that is never
+ * stored nor sent.
  */
 int	event_encode(struct event *ev, const struct sig_key *key,
 	    struct buf *out) CAJA_WUR;
@@ -104,8 +106,8 @@ int	event_decode(struct event *ev, const uint8_t *frame, size_t len)
  * result without the canonical scans, which are most of its cost. Never
  * for bytes that have not passed event_decode().
  */
-int	event_decode_again(struct event *ev, const uint8_t *frame, size_t len)
-	    CAJA_WUR;
+int	event_decode_again(struct event *ev, const uint8_t *frame,
+	    size_t len) CAJA_WUR;
 /* Verifies ev->sig over the exact received bytes. 0 or CAJA_ESIG. */
 int	event_verify(const struct event *ev, const uint8_t pk[SIG_PK_LEN])
 	    CAJA_WUR;

@@ -613,8 +613,6 @@ sale_effects(struct actx *a, const struct rec_sale *s, int sign)
 
 	buf_init(&raw, 0);
 	buf_init(&b, 0);
-	if ((p = malloc(sizeof(*p))) == NULL)
-		return CAJA_ENOMEM;
 	for (i = 0; i < s->nitems; i++) {
 		rec_strlcpy(pid, sizeof(pid), s->items[i].product_id.p,
 		    s->items[i].product_id.len);
@@ -624,6 +622,10 @@ sale_effects(struct actx *a, const struct rec_sale *s, int sign)
 			goto out;
 		if (done)
 			continue;
+		if (p == NULL && (p = malloc(sizeof(*p))) == NULL) {
+			rc = CAJA_ENOMEM;
+			goto out;
+		}
 		if ((rc = product_load(a, pid, p, &raw)) != 0)
 			goto out;
 		crdt_counter_add(&p->stock, -sign * s->items[i].qty);
@@ -1266,8 +1268,9 @@ apply_event(struct store_batch *b, MDB_txn *txn, const struct event *ev,
 	sdb_log_key(key, ev->dev, ev->seq);
 	/* No index by event id (sdb.h): nothing needs one, and its random
 	 * keys made every merge several times slower. */
-	if ((rc = sdb_put(txn, a->s->dbi[DB_LOG], key, sizeof(key),
-	    ev->frame, ev->frame_len)) != 0)
+	/* through the batch's cursor: a run's keys follow each other */
+	if ((rc = sdb_bput(a->s, txn, DB_LOG, key, sizeof(key), ev->frame,
+	    ev->frame_len)) != 0)
 		goto out;
 	a->author.head_seq = ev->seq;
 	memcpy(a->author.head_id, id, HASH_LEN);

@@ -28,8 +28,9 @@
  *
  * Bounds: CACHE_BYTES_MAX of record bytes and CACHE_DEVS_MAX devices; past
  * either, cache_trim() writes everything back and starts empty. Dirty
- * records are written in (database, key) order, which keeps LMDB's pages
- * full and its writes local.
+ * records are written in (database, key) order, through the batch's
+ * cursors (sdb_bput): LMDB's writes stay local and mostly skip the search
+ * from the root.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -46,8 +47,8 @@ enum { E_FREE, E_CLEAN, E_DIRTY };
 struct centry {
 	uint8_t		 state;		/* E_* */
 	uint8_t		 db;
-	uint8_t		 loaded;	/* LMDB consulted, or value set */
-	uint8_t		 absent;	/* no record (a miss or deleted) */
+	uint8_t		 loaded;	/* LMDB asked, or value set */
+	uint8_t		 absent;	/* no record (miss, deleted) */
 	uint8_t		 pending;	/* products: stock delta to add */
 	int64_t		 delta;
 	uint16_t	 klen;
@@ -68,7 +69,7 @@ struct sdb_cache {
 	size_t		 nslots, used;	/* used: non-free slots */
 	size_t		 bytes;
 	struct cdev	*dev;
-	size_t		 ndev;
+	size_t		 ndev, capdev;
 	struct rec_product *prod;	/* scratch of materialize() */
 	struct buf	 enc;		/* scratch of materialize() */
 };
@@ -93,14 +94,23 @@ active(struct store *s, MDB_txn *txn)
 static uint64_t
 hash_of(int db, const uint8_t *k, size_t kl)
 {
-	uint64_t	h = 0xcbf29ce484222325ull ^ (uint64_t)db;
-	size_t		i;
+	uint64_t	h = 0xcbf29ce484222325ull ^ (uint64_t)db, w;
+	size_t		i = 0;
 
-	for (i = 0; i < kl; i++) {
-		h ^= k[i];
-		h *= 0x100000001b3ull;
+	/* 8 bytes a step (keys are ids of a few to 64 bytes) */
+	for (; i + 8 <= kl; i += 8) {
+		memcpy(&w, k + i, 8);
+		h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+		h ^= h >> 32;
 	}
-	return h ^ (h >> 29);
+	for (; i < kl; i++)
+		h = (h ^ k[i]) * 0x100000001b3ull;
+	/* murmur3's finalizer: the table uses the low bits */
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	return h ^ (h >> 33);
 }
 
 static void
@@ -225,7 +235,7 @@ load(struct store *s, MDB_txn *txn, struct sdb_cache *c, struct centry *e)
 
 	if (e->loaded)
 		return 0;
-	rc = sdb_get(txn, s->dbi[e->db], e->mem, e->klen, &v);
+	rc = sdb_bget(s, txn, e->db, e->mem, e->klen, &v);
 	if (rc == 0)
 		return set_value(c, e, v.mv_data, v.mv_size);
 	if (rc == CAJA_ENOTFOUND) {
@@ -313,11 +323,12 @@ ent_cmp(const void *x, const void *y)
 {
 	const struct centry	*a = *(const struct centry *const *)x;
 	const struct centry	*b = *(const struct centry *const *)y;
-	size_t			 m = a->klen < b->klen ? a->klen : b->klen;
+	size_t			 m;
 	int			 c;
 
 	if (a->db != b->db)
 		return a->db < b->db ? -1 : 1;
+	m = a->klen < b->klen ? a->klen : b->klen;
 	if ((c = memcmp(a->mem, b->mem, m)) != 0)
 		return c;
 	return (a->klen > b->klen) - (a->klen < b->klen);
@@ -358,10 +369,11 @@ write_back(struct store_batch *b)
 	qsort(dirty, n, sizeof(*dirty), ent_cmp);
 	for (i = 0; i < n; i++) {
 		e = dirty[i];
+		/* in key order, through the batch's cursor (sdb_bput) */
 		if (e->absent)
 			rc = sdb_del(b->txn, s->dbi[e->db], e->mem, e->klen);
 		else
-			rc = sdb_put(b->txn, s->dbi[e->db], e->mem, e->klen,
+			rc = sdb_bput(s, b->txn, e->db, e->mem, e->klen,
 			    e->mem + e->klen, e->vlen);
 		if (rc != 0)
 			goto out;
@@ -528,7 +540,8 @@ cache_stock_add(struct store *s, MDB_txn *txn, const char *id, size_t len,
 static void
 dev_copy(struct sdb_dev *dst, const struct sdb_dev *src)
 {
-	size_t	vo = offsetof(struct sdb_dev, vv), ve = vo + sizeof(src->vv);
+	size_t	vo = offsetof(struct sdb_dev, vv);
+	size_t	ve = vo + sizeof(src->vv);
 
 	memcpy(dst, src, vo);
 	vclock_copy(&dst->vv, &src->vv);
@@ -550,12 +563,17 @@ static struct cdev *
 dev_add(struct sdb_cache *c, const uint8_t id[ID_LEN])
 {
 	struct cdev	*n;
+	size_t		 cap;
 
-	if (c->dev == NULL &&
-	    (c->dev = calloc(CACHE_DEVS_MAX, sizeof(*c->dev))) == NULL)
-		return NULL;
 	if (c->ndev == CACHE_DEVS_MAX)
-		return NULL;	/* full: through to LMDB until cache_trim() */
+		return NULL;	/* full: LMDB's until cache_trim() */
+	if (c->ndev == c->capdev) {
+		cap = c->capdev == 0 ? 8 : c->capdev * 2;
+		if ((n = realloc(c->dev, cap * sizeof(*n))) == NULL)
+			return NULL;	/* then LMDB's */
+		c->dev = n;
+		c->capdev = cap;
+	}
 	n = &c->dev[c->ndev++];
 	memset(n, 0, sizeof(*n));
 	memcpy(n->d.id, id, ID_LEN);

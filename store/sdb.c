@@ -91,6 +91,55 @@ sdb_del(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t kl)
 }
 
 int
+sdb_bput(struct store *s, MDB_txn *txn, int db, const void *k, size_t kl,
+    const void *v, size_t vl)
+{
+	struct store_batch	*b = s->batch;
+	MDB_val			 key, val;
+	int			 rc;
+
+	if (b == NULL || txn == NULL || txn != b->txn)
+		return sdb_put(txn, s->dbi[db], k, kl, v, vl);
+	if (b->wcur[db] == NULL && (rc = mdb_cursor_open(txn, s->dbi[db],
+	    &b->wcur[db])) != 0) {
+		b->wcur[db] = NULL;
+		return sdb_err(rc);
+	}
+	key.mv_data = (void *)(uintptr_t)k;
+	key.mv_size = kl;
+	val.mv_data = (void *)(uintptr_t)v;
+	val.mv_size = vl;
+	return sdb_err(mdb_cursor_put(b->wcur[db], &key, &val, 0));
+}
+
+int
+sdb_bget(struct store *s, MDB_txn *txn, int db, const void *k, size_t kl,
+    MDB_val *v)
+{
+	struct store_batch	*b = s->batch;
+	MDB_val			 key;
+	int			 rc;
+
+	if (b == NULL || txn == NULL || txn != b->txn)
+		return sdb_get(txn, s->dbi[db], k, kl, v);
+	if (b->wcur[db] == NULL && (rc = mdb_cursor_open(txn, s->dbi[db],
+	    &b->wcur[db])) != 0) {
+		b->wcur[db] = NULL;
+		return sdb_err(rc);
+	}
+	key.mv_data = (void *)(uintptr_t)k;
+	key.mv_size = kl;
+	return sdb_err(mdb_cursor_get(b->wcur[db], &key, v, MDB_SET_KEY));
+}
+
+void
+sdb_batch_txn_end(struct store_batch *b)
+{
+	/* LMDB freed them with the write transaction */
+	memset(b->wcur, 0, sizeof(b->wcur));
+}
+
+int
 sdb_rtxn(struct store *s, MDB_txn **txn)
 {
 	int	rc;
@@ -521,6 +570,7 @@ sdb_batch_grow(struct store_batch *b)
 		mdb_txn_abort(b->txn);
 		b->txn = NULL;
 	}
+	sdb_batch_txn_end(b);
 	/* What the cache held belonged to the aborted txn; the replay goes
 	 * straight to LMDB. */
 	cached = b->cache != NULL && cache_is_on(b);
@@ -551,6 +601,7 @@ sdb_batch_grow(struct store_batch *b)
 			return 0;
 		mdb_txn_abort(b->txn);
 		b->txn = NULL;
+		sdb_batch_txn_end(b);
 		if (rc != SDB_EMAPFULL)
 			goto dead;
 	}

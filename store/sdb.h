@@ -91,7 +91,7 @@ enum sdb_op_kind { SDB_OP_EVENT = 1, SDB_OP_FORK };
 
 struct sdb_op {
 	int		 kind;
-	size_t		 off;		/* frame at store_batch.frames.p + off */
+	size_t		 off;		/* frame at frames.p + off */
 	size_t		 len;
 };
 
@@ -103,8 +103,10 @@ struct store_batch {
 	int		 dead;		/* txn lost: only abort remains */
 	struct sdb_op	*ops;		/* what to replay after map growth */
 	size_t		 nops, capops;
-	struct buf	 frames;	/* the ops' frames, one after another */
+	struct buf	 frames;	/* the ops' frames, in a row */
 	struct sdb_cache *cache;	/* cache.c; NULL until first ingest */
+	MDB_cursor	*wcur[DB_COUNT];	/* sdb_bput(); LMDB frees them
+					 * when txn ends: sdb_batch_txn_end() */
 	uint64_t	 clamped;
 	uint64_t	 refused[CAJA_ERR_MAX];
 };
@@ -133,6 +135,19 @@ int	sdb_put(MDB_txn *, MDB_dbi, const void *, size_t, const void *,
 	    size_t) CAJA_WUR;
 /* Absent is fine. */
 int	sdb_del(MDB_txn *, MDB_dbi, const void *, size_t) CAJA_WUR;
+/*
+ * sdb_put() into db through the batch's cursor on it when txn is the
+ * batch's transaction (else a plain sdb_put): LMDB then looks for the
+ * place from the cursor's page, not from the root, when the key falls on
+ * it (the log of a run, records written back in key order).
+ */
+int	sdb_bput(struct store *, MDB_txn *, int db, const void *, size_t,
+	    const void *, size_t) CAJA_WUR;
+/* sdb_get() likewise (the value is valid until the next write). */
+int	sdb_bget(struct store *, MDB_txn *, int db, const void *, size_t,
+	    MDB_val *) CAJA_WUR;
+/* The batch's transaction ended (committed or aborted): its cursors too. */
+void	sdb_batch_txn_end(struct store_batch *);
 /* A read transaction (handles a map grown by another process). */
 int	sdb_rtxn(struct store *, MDB_txn **) CAJA_WUR;
 
@@ -207,8 +222,8 @@ int	cache_del(struct store *, MDB_txn *, int db, const void *, size_t)
  * even for 0) as a pending delta, without decoding it. *done 0: the cache
  * is not active for txn, do it by hand.
  */
-int	cache_stock_add(struct store *, MDB_txn *, const char *id, size_t len,
-	    int64_t delta, int *done) CAJA_WUR;
+int	cache_stock_add(struct store *, MDB_txn *, const char *id,
+	    size_t len, int64_t delta, int *done) CAJA_WUR;
 /*
  * cache_get() of a product record for a read-modify-write: its pending
  * stock delta is not added but returned in *pending (0: none), for the

@@ -320,6 +320,7 @@ batch_free(struct store_batch *b)
 {
 	if (b->txn != NULL)
 		mdb_txn_abort(b->txn);
+	sdb_batch_txn_end(b);
 	cache_free(b);
 	buf_reset(&b->frames);
 	free(b->ops);
@@ -384,6 +385,7 @@ store_batch_commit(struct store_batch **bp)
 		if (rc == 0) {
 			rc = sdb_err(mdb_txn_commit(b->txn));
 			b->txn = NULL;	/* committed or freed */
+			sdb_batch_txn_end(b);
 		}
 		if (rc != SDB_EMAPFULL)
 			break;

@@ -23,7 +23,7 @@
 #include "store/sdb.h"
 
 #define XFER_FILE_MAX	(4ull << 30)
-#define XFER_BATCH	10000
+#define XFER_BATCH	25000
 #define MAGIC_LEN	(sizeof(STORE_EXPORT_MAGIC) - 1)
 
 int

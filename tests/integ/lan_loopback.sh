@@ -105,7 +105,14 @@ done
 for d in "$R1" "$R2" "$R3"; do
 	assert_eq "$(up_count "$d")" 2 "peers up on $(basename "$d")"
 done
-S=$(st "$R2")
+# The first ping may go before the other side is up: then the round trip
+# is known one ping interval (1 s) later; wait for it (up to 5 s).
+for i in $(seq 1 50); do
+	S=$(st "$R2")
+	[[ "$(jget "$S" "[p['rtt_ms'] for p in d['peers']][0]")" =~ ^[0-9]+$ ]] &&
+	    break
+	sleep 0.1
+done
 assert_eq "$(jget "$S" "sorted(p['device_id'] for p in d['peers'])")" \
     "$(jget '[]' "sorted(['$D1', '$D3'])")" "r2's peers are r1 and r3"
 assert_eq "$(jget "$S" "[p['endpoint'] for p in d['peers'] if p['device_id'] == '$D1'][0]")" \

@@ -10,7 +10,7 @@
 struct bench_limits {
 	double	sign_per_s;
 	double	verify_per_s;
-	double	verify_cpu_per_s;	/* per second of this thread's CPU */
+	double	verify_cpu_per_s;	/* per second of thread CPU */
 	double	hash_per_s;
 	double	commit_per_s;		/* one put per fsync'd commit */
 	double	commit_p50_us;
@@ -26,6 +26,8 @@ double	bench_cpu_now(void);
 double	bench_percentile(double *v, size_t n, double pct);
 /* Peak resident set (VmHWM) in KiB, or -1. */
 long	bench_peak_rss_kb(void);
+/* A field of /proc/self/status in KiB ("RssAnon", "RssFile"), or -1. */
+long	bench_status_kb(const char *field);
 /* rm -rf of a directory under /tmp (refuses anything else). */
 void	bench_rmdir(const char *dir);
 /* Measures the limits with an LMDB env in a temp dir under base. */

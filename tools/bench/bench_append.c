@@ -4,9 +4,13 @@
  * DEALER on ipc://DIR/ctl.sock) each send appends one at a time and wait
  * for the acknowledgement (sent by the agent only after the commit's
  * fsync). Prints p50/p99 latency and throughput for 1 and 8 clients, as
- * ratios to the LMDB one-put-per-fsync limit measured in the same run.
+ * ratios to the LMDB one-put-per-fsync limit measured in the same run,
+ * with the agent's CPU time per append (from /proc) and its commits per
+ * phase (from its status), i.e. how many appends share one fsync.
  *
- * usage: bench_append [--cajad PATH] [--seconds S] [--json]
+ * usage: bench_append [--cajad PATH] [--seconds S] [--json] [--csv FILE]
+ *   --csv FILE  writes the latency percentiles of both phases (for
+ *               tools/bench/plot_append.py)
  */
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -21,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <zmq.h>
 
 #include "agent/ctl.h"
@@ -98,10 +103,18 @@ out:
 	return NULL;
 }
 
+#define NPCT	14
+static const double pcts[NPCT] = { 1, 5, 10, 25, 50, 75, 90, 95, 99, 99.5,
+    99.9, 99.99, 0, 100 };	/* 0: min, 100: max */
+
 struct result {
 	int	clients;
 	size_t	n;
-	double	secs, per_s, p50, p99;
+	double	secs, per_s, p50, p90, p99, p999, max;
+	double	pct[NPCT];
+	double	cpu_s;		/* the agent's, during the phase */
+	double	sys_s;		/* of which in the kernel */
+	double	commits;	/* the agent's, during the phase */
 };
 
 static int
@@ -137,10 +150,147 @@ run_clients(const char *dir, int nc, double secs, struct result *res)
 	res->clients = nc;
 	res->n = total;
 	res->per_s = total / res->secs;
+	for (i = 0; i < NPCT; i++)
+		res->pct[i] = bench_percentile(all, total, pcts[i]);
 	res->p50 = bench_percentile(all, total, 50);
+	res->p90 = bench_percentile(all, total, 90);
 	res->p99 = bench_percentile(all, total, 99);
+	res->p999 = bench_percentile(all, total, 99.9);
+	res->max = bench_percentile(all, total, 100);
 	free(all);
 	return failed ? -1 : 0;
+}
+
+/* CPU seconds (user + system; system alone in *sys) of process pid. */
+static double
+proc_cpu_s(pid_t pid, double *sys)
+{
+	char			 path[64], buf[1024], *p;
+	unsigned long long	 ut = 0, st = 0;
+	FILE			*f;
+	size_t			 n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* fields 14 and 15, after the ")" that ends the command name */
+	if ((p = strrchr(buf, ')')) == NULL || sscanf(p + 2,
+	    "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+	    &st) != 2)
+		return 0;
+	*sys = (double)st / (double)sysconf(_SC_CLK_TCK);
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* The agent's commits so far, from its status; -1 when unknown. */
+static double
+agent_commits(const char *dir)
+{
+	char		 ep[4200], rep[65536];
+	void		*ctx, *s;
+	json_t		*o = NULL, *c;
+	double		 commits = -1;
+	int		 timeo = 5000, r;
+	const char	*req = "{\"cmd\":\"status\"}";
+
+	ctx = zmq_ctx_new();
+	s = zmq_socket(ctx, ZMQ_DEALER);
+	zmq_setsockopt(s, ZMQ_RCVTIMEO, &timeo, sizeof(timeo));
+	snprintf(ep, sizeof(ep), "ipc://%s/%s", dir, CTL_SOCK_NAME);
+	if (zmq_connect(s, ep) != 0 || zmq_send(s, "", 0, ZMQ_SNDMORE) < 0 ||
+	    zmq_send(s, req, strlen(req), 0) < 0)
+		goto out;
+	do {
+		r = zmq_recv(s, rep, sizeof(rep) - 1, 0);
+	} while (r == 0);
+	if (r <= 0 || r >= (int)sizeof(rep))
+		goto out;
+	rep[r] = '\0';
+	if ((o = json_loads(rep, 0, NULL)) == NULL)
+		goto out;
+	c = json_object_get(json_object_get(o, "requests"), "commits");
+	if (c == NULL) {
+		/* the reply may wrap the status */
+		c = json_object_get(json_object_get(json_object_get(o,
+		    "status"), "requests"), "commits");
+	}
+	if (json_is_integer(c))
+		commits = (double)json_integer_value(c);
+out:
+	json_decref(o);
+	zmq_close(s);
+	zmq_ctx_term(ctx);
+	return commits;
+}
+
+/* One phase: nc clients for secs, with the agent's CPU and commits. */
+static int
+phase(const char *dir, pid_t pid, int nc, double secs, struct result *r)
+{
+	double	sys0, sys1, cpu0 = proc_cpu_s(pid, &sys0);
+	double	com0 = agent_commits(dir);
+	int	rc;
+
+	rc = run_clients(dir, nc, secs, r);
+	r->cpu_s = proc_cpu_s(pid, &sys1) - cpu0;
+	r->sys_s = sys1 - sys0;
+	r->commits = com0 < 0 ? -1 : agent_commits(dir) - com0 - 1;
+	return rc;
+}
+
+static void
+print_result(const struct result *r, const struct bench_limits *lim)
+{
+	printf("durable append via ctl socket, %d client%s: %6.0f /s "
+	    "(%.2fx fsync limit)\n", r->clients, r->clients == 1 ? " " : "s",
+	    r->per_s, r->per_s / lim->commit_per_s);
+	printf("  latency p50 %.0f us (%.1fx the fsync p50), p90 %.0f, p99 "
+	    "%.0f, p99.9 %.0f, max %.0f us\n", r->p50,
+	    r->p50 / lim->commit_p50_us, r->p90, r->p99, r->p999, r->max);
+	if (r->commits > 0)
+		printf("  %.0f commits: %.1f appends per fsync; ", r->commits,
+		    (double)r->n / r->commits);
+	else
+		printf("  ");
+	printf("agent CPU %.0f us per append (%.0f us in the kernel; "
+	    "%.0f%% of a core)\n", r->n ? r->cpu_s * 1e6 / (double)r->n : 0,
+	    r->n ? r->sys_s * 1e6 / (double)r->n : 0,
+	    100 * r->cpu_s / r->secs);
+}
+
+static void
+json_result(const char *name, const struct result *r)
+{
+	printf("\"%s\":{\"clients\":%d,\"appends\":%zu,\"per_s\":%.0f,"
+	    "\"p50_us\":%.0f,\"p90_us\":%.0f,\"p99_us\":%.0f,"
+	    "\"p999_us\":%.0f,\"max_us\":%.0f,\"commits\":%.0f,"
+	    "\"agent_cpu_us_per_append\":%.1f,"
+	    "\"agent_sys_us_per_append\":%.1f}", name, r->clients, r->n,
+	    r->per_s, r->p50, r->p90, r->p99, r->p999, r->max, r->commits,
+	    r->n ? r->cpu_s * 1e6 / (double)r->n : 0,
+	    r->n ? r->sys_s * 1e6 / (double)r->n : 0);
+}
+
+static int
+write_csv(const char *path, const struct result *a, const struct result *b,
+    const struct bench_limits *lim)
+{
+	FILE	*f;
+	int	 i;
+
+	if ((f = fopen(path, "w")) == NULL)
+		return -1;
+	fprintf(f, "# fsync_p50_us=%.1f fsync_per_s=%.0f per_s_%d=%.0f "
+	    "per_s_%d=%.0f\n", lim->commit_p50_us, lim->commit_per_s,
+	    a->clients, a->per_s, b->clients, b->per_s);
+	fprintf(f, "percentile,clients_%d_us,clients_%d_us\n", a->clients,
+	    b->clients);
+	for (i = 0; i < NPCT; i++)
+		fprintf(f, "%g,%.1f,%.1f\n", pcts[i], a->pct[i], b->pct[i]);
+	return fclose(f) == 0 ? 0 : -1;
 }
 
 static uint64_t
@@ -160,7 +310,8 @@ main(int argc, char **argv)
 	struct result		 r1, r8;
 	char			 base[] = "/tmp/caja-bappend.XXXXXX";
 	char			 dir[4200], cajad[4200], sock[4300];
-	const char		*cajad_path = NULL;
+	char			 listen[64];
+	const char		*cajad_path = NULL, *csv = NULL;
 	double			 secs = 5;
 	pid_t			 pid;
 	int			 json = 0, i, rc, st;
@@ -172,9 +323,11 @@ main(int argc, char **argv)
 			secs = strtod(argv[++i], NULL);
 		else if (strcmp(argv[i], "--json") == 0)
 			json = 1;
+		else if (strcmp(argv[i], "--csv") == 0 && i + 1 < argc)
+			csv = argv[++i];
 		else {
 			printf("usage: bench_append [--cajad PATH] "
-			    "[--seconds S] [--json]\n");
+			    "[--seconds S] [--json] [--csv FILE]\n");
 			return strcmp(argv[i], "--help") == 0 ? 0 : 1;
 		}
 	}
@@ -196,10 +349,12 @@ main(int argc, char **argv)
 		fprintf(stderr, "bench_append: init: %s\n", err_str(rc));
 		return 2;
 	}
+	/* a port of its own: other agents may run on this machine */
+	snprintf(listen, sizeof(listen), "tcp://127.0.0.1:%d",
+	    20000 + (int)(getpid() % 20000));
 	{
 		char *av[] = { (char *)cajad_path, "--dir", dir, "-d",
-		    "--no-mdns", "--http", "off", "--listen",
-		    "tcp://127.0.0.1:17799", NULL };
+		    "--no-mdns", "--http", "off", "--listen", listen, NULL };
 
 		if (posix_spawn(&pid, cajad_path, NULL, NULL, av, environ)
 		    != 0) {
@@ -213,9 +368,9 @@ main(int argc, char **argv)
 		usleep(25000);
 	usleep(100000);
 
-	rc = run_clients(dir, 1, secs, &r1);
+	rc = phase(dir, pid, 1, secs, &r1);
 	if (rc == 0)
-		rc = run_clients(dir, 8, secs, &r8);
+		rc = phase(dir, pid, 8, secs, &r8);
 	kill(pid, SIGTERM);
 	waitpid(pid, &st, 0);
 	if (rc != 0) {
@@ -226,20 +381,20 @@ main(int argc, char **argv)
 	if (json) {
 		printf("{\"limits\":");
 		bench_limits_print(&lim, 1);
-		printf(",\"one_client\":{\"appends\":%zu,\"per_s\":%.0f,"
-		    "\"p50_us\":%.0f,\"p99_us\":%.0f},\"eight_clients\":"
-		    "{\"appends\":%zu,\"per_s\":%.0f,\"p50_us\":%.0f,"
-		    "\"p99_us\":%.0f}}\n", r1.n, r1.per_s, r1.p50, r1.p99,
-		    r8.n, r8.per_s, r8.p50, r8.p99);
+		printf(",");
+		json_result("one_client", &r1);
+		printf(",");
+		json_result("eight_clients", &r8);
+		printf("}\n");
 	} else {
 		bench_limits_print(&lim, 0);
-		printf("durable append via ctl socket, 1 client:  %6.0f /s "
-		    "(%.2fx fsync limit), p50 %.0f us, p99 %.0f us\n",
-		    r1.per_s, r1.per_s / lim.commit_per_s, r1.p50, r1.p99);
-		printf("durable append via ctl socket, 8 clients: %6.0f /s "
-		    "(%.2fx fsync limit), p50 %.0f us, p99 %.0f us\n",
-		    r8.per_s, r8.per_s / lim.commit_per_s, r8.p50, r8.p99);
+		print_result(&r1, &lim);
+		print_result(&r8, &lim);
+		printf("8 clients vs 1: %.2fx the throughput\n",
+		    r8.per_s / r1.per_s);
 	}
+	if (csv != NULL && write_csv(csv, &r1, &r8, &lim) != 0)
+		fprintf(stderr, "bench_append: cannot write %s\n", csv);
 	bench_rmdir(base);
 	return 0;
 }

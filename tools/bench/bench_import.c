@@ -162,10 +162,10 @@ cpu_now(void)
 static double
 runq_now(void)
 {
-	FILE			*f = fopen("/proc/thread-self/schedstat", "r");
+	FILE			*f;
 	unsigned long long	 run = 0, wait = 0;
 
-	if (f == NULL)
+	if ((f = fopen("/proc/thread-self/schedstat", "r")) == NULL)
 		return 0;
 	if (fscanf(f, "%llu %llu", &run, &wait) != 2)
 		wait = 0;
@@ -224,7 +224,7 @@ db_breakdown(const char *dir, uint64_t held)
 		pages = st.ms_branch_pages + st.ms_leaf_pages +
 		    st.ms_overflow_pages;
 		total += pages;
-		if (pages * st.ms_psize * 200 >= held)	/* >= 0.5%: shown */
+		if (pages * st.ms_psize >= held)	/* >= 1 B/event */
 			printf(" %s %.0f", names[i],
 			    (double)pages * st.ms_psize / (double)held);
 	}
@@ -266,12 +266,14 @@ main(int argc, char **argv)
 	char			 tok[MAXDEV + 1][512], msg[STORE_ERRMSG];
 	const char		*save = NULL, *reuse = NULL;
 	uint64_t		 nev = 1000000, per, held = 0;
-	double			 t0, t_import, t_digest, *lat, c0, c_import;
+	double			 t0, t_import, t_digest, *lat;
+	double			 c0, c_import;
 	double			 q0, q_import;
 	size_t			 cnt, total_imported = 0, sigs = 0;
 	uint8_t			 dg[HASH_LEN];
 	int			 ndev = 5, json = 0, i, rc, k, limits = 1;
 	long long		 bytes;
+	long			 rss_anon, rss_file;
 
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--events") == 0 && i + 1 < argc)
@@ -399,6 +401,8 @@ import:
 		die("digest", rc, NULL);
 	t_digest = bench_now() - t0;
 	bytes = dir_bytes(dir[ndev]);
+	rss_anon = bench_status_kb("RssAnon");
+	rss_file = bench_status_kb("RssFile");
 	store_close(&t);
 
 	if (json) {
@@ -410,11 +414,13 @@ import:
 		    "\"signatures_verified\":%zu,"
 		    "\"get_p50_us\":%.1f,\"get_p99_us\":%.1f,"
 		    "\"digest_s\":%.3f,\"bytes_per_event\":%.0f,"
-		    "\"peak_rss_kb\":%ld}\n", held, ndev, t_import,
+		    "\"peak_rss_kb\":%ld,\"rss_anon_kb\":%ld,"
+		    "\"rss_file_kb\":%ld}\n", held, ndev, t_import,
 		    total_imported / t_import, c_import, q_import, sigs,
 		    bench_percentile(lat, 20000, 50),
 		    bench_percentile(lat, 20000, 99), t_digest,
-		    (double)bytes / (double)held, bench_peak_rss_kb());
+		    (double)bytes / (double)held, bench_peak_rss_kb(),
+		    rss_anon, rss_file);
 	} else {
 		if (limits)
 			bench_limits_print(&lim, 0);
@@ -443,7 +449,9 @@ import:
 		printf("disk: %.0f bytes/event (%lld bytes)\n",
 		    (double)bytes / (double)held, bytes);
 		db_breakdown(dir[ndev], held);
-		printf("peak RSS: %ld KiB\n", bench_peak_rss_kb());
+		printf("peak RSS: %ld KiB (import, gets, digest; now %ld KiB "
+		    "of heap and %ld KiB of mapped files, mostly LMDB's map)\n",
+		    bench_peak_rss_kb(), rss_anon, rss_file);
 	}
 	free(lat);
 	bench_rmdir(base);

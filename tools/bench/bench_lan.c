@@ -16,6 +16,8 @@
  *   --sources N         catchup: registers serving the new one (default 2)
  *   --idle-seconds N    wire: idle window (default 20)
  *   --out DIR           write samples (TSV) for tools/bench/bench_lan_plot.py
+ *   --shm               data dirs on tmpfs (/dev/shm): fsync costs nothing,
+ *                       which shows what the disk costs (a control run)
  *   --skip-limits       no limits (then no ratios)
  *   --json              one JSON object at the end instead of text
  *
@@ -61,6 +63,8 @@
 
 #include <netinet/in.h>
 
+#include <dirent.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -76,6 +80,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <lmdb.h>
 #include <sodium.h>
 #include <zmq.h>
 
@@ -117,7 +122,7 @@ struct ctlc {
 	void	*req;
 };
 
-static char		 g_base[] = "/tmp/caja-benchlan.XXXXXX";
+static char		 g_base[64] = "/tmp/caja-benchlan.XXXXXX";
 static int		 g_have_base;
 static char		 g_cajad[PATH_MAX];
 static pid_t		 g_child[MAXCHILD];
@@ -268,13 +273,28 @@ stop_pid(pid_t pid)
 	child_forget(pid);
 }
 
+/* rm -rf of our temp dir (under /tmp or /dev/shm, nothing else). */
+static void
+rm_base(void)
+{
+	char	cmd[128];
+
+	if ((strncmp(g_base, "/tmp/caja-benchlan.", 19) != 0 &&
+	    strncmp(g_base, "/dev/shm/caja-benchlan.", 23) != 0) ||
+	    strstr(g_base, "..") != NULL || strchr(g_base, '\'') != NULL)
+		return;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_base);
+	if (system(cmd) != 0)
+		fprintf(stderr, "bench_lan: could not remove %s\n", g_base);
+}
+
 static void
 cleanup(void)
 {
 	while (g_nchild > 0)
 		stop_pid(g_child[g_nchild - 1]);
 	if (g_have_base && getenv("CAJA_KEEP") == NULL)
-		bench_rmdir(g_base);
+		rm_base();
 	g_have_base = 0;
 }
 
@@ -335,6 +355,39 @@ proc_status_kb(pid_t pid, const char *key)
 			kb = strtol(line + kl + 1, NULL, 10);
 	fclose(f);
 	return kb;
+}
+
+/*
+ * Seconds the threads of pid spent running and waiting for a core (run
+ * queue), from /proc/pid/task/TID/schedstat.
+ */
+static void
+proc_sched_s(pid_t pid, double *run, double *wait)
+{
+	char			 path[96];
+	unsigned long long	 r, w;
+	struct dirent		*de;
+	DIR			*d;
+	FILE			*f;
+
+	*run = *wait = 0;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	if ((d = opendir(path)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%.20s/schedstat",
+		    (int)pid, de->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		if (fscanf(f, "%llu %llu", &r, &w) == 2) {
+			*run += (double)r / 1e9;
+			*wait += (double)w / 1e9;
+		}
+		fclose(f);
+	}
+	closedir(d);
 }
 
 /* ---- ports ---- */
@@ -698,6 +751,25 @@ agent_device(const struct agent *a, uint8_t dev[ID_LEN])
 	json_decref(s);
 }
 
+/* Adds a's received_events and duplicate_events over its peers. */
+static void
+agent_counts(const struct agent *a, uint64_t *recv, uint64_t *dup)
+{
+	char	 err[CTL_ERRMSG];
+	json_t	*s = agent_call(a, "status", 5000, err), *p;
+	size_t	 i;
+
+	if (s == NULL)
+		die("status of %s: %s", a->name, err);
+	json_array_foreach(json_object_get(s, "peers"), i, p) {
+		*recv += (uint64_t)json_integer_value(json_object_get(p,
+		    "received_events"));
+		*dup += (uint64_t)json_integer_value(json_object_get(p,
+		    "duplicate_events"));
+	}
+	json_decref(s);
+}
+
 static void
 ro_vclock(struct agent *a, struct vclock *vc)
 {
@@ -958,6 +1030,61 @@ mode_rtt(void)
 
 /* ---- propagate ---- */
 
+/*
+ * A bare LMDB commit of one put, fsync'd, on a scratch env next to the
+ * agents' data: the disk's latency at that moment (the agents' commits
+ * pay it too). Returns microseconds, or -1.
+ */
+struct probe {
+	MDB_env	*env;
+	MDB_dbi	 dbi;
+	uint64_t n;
+};
+
+static int
+probe_open(struct probe *pr)
+{
+	char	 dir[PATH_MAX];
+	MDB_txn	*txn;
+
+	memset(pr, 0, sizeof(*pr));
+	snprintf(dir, sizeof(dir), "%s/probe", g_base);
+	if (mkdir(dir, 0700) != 0 || mdb_env_create(&pr->env) != 0 ||
+	    mdb_env_set_mapsize(pr->env, 64u << 20) != 0 ||
+	    mdb_env_open(pr->env, dir, 0, 0600) != 0 ||
+	    mdb_txn_begin(pr->env, NULL, 0, &txn) != 0)
+		return -1;
+	if (mdb_dbi_open(txn, NULL, 0, &pr->dbi) != 0) {
+		mdb_txn_abort(txn);
+		return -1;
+	}
+	return mdb_txn_commit(txn) == 0 ? 0 : -1;
+}
+
+static double
+probe_commit(struct probe *pr)
+{
+	uint8_t	 key[8], val[300];
+	MDB_val	 k = { sizeof(key), key }, v = { sizeof(val), val };
+	MDB_txn	*txn;
+	double	 t0 = bench_now();
+	int	 i;
+
+	pr->n++;
+	for (i = 0; i < 8; i++)
+		key[i] = (uint8_t)(pr->n >> (56 - 8 * i));
+	memset(val, 0x42, sizeof(val));
+	if (mdb_txn_begin(pr->env, NULL, 0, &txn) != 0)
+		return -1;
+	if (mdb_put(txn, pr->dbi, &k, &v, 0) != 0) {
+		mdb_txn_abort(txn);
+		return -1;
+	}
+	if (mdb_txn_commit(txn) != 0)
+		return -1;
+	return (bench_now() - t0) * 1e6;
+}
+
 static void
 mode_propagate(int samples, double interval_ms)
 {
@@ -965,12 +1092,14 @@ mode_propagate(int samples, double interval_ms)
 	struct ctlc	 c;
 	struct vclock	*vc = malloc(sizeof(*vc));
 	uint8_t		 dev_a[ID_LEN];
-	double		*from_req, *from_ack, *ack, t0, t1, t2, floor_us;
+	double		*from_req, *from_ack, *ack, *probe, t0, t1, t2, floor_us;
+	double		 c50, c99, floor2_us;
+	struct probe	 pr;
 	double		 p50, p90, p99, pmax, a50, a99, q50, q99;
 	char		 watch[PATH_MAX + 16], ev[4096];
 	json_t		*req, *rep;
 	uint64_t	 seq, want;
-	int		 ifd, i, k, warm = 50, got;
+	int		 ifd, i, k, warm = 50, woke, late = 0;
 	FILE		*f = NULL;
 
 	if (vc == NULL)
@@ -994,7 +1123,9 @@ mode_propagate(int samples, double interval_ms)
 	from_req = calloc((size_t)samples, sizeof(double));
 	from_ack = calloc((size_t)samples, sizeof(double));
 	ack = calloc((size_t)samples, sizeof(double));
-	if (from_req == NULL || from_ack == NULL || ack == NULL)
+	probe = calloc((size_t)samples, sizeof(double));
+	if (from_req == NULL || from_ack == NULL || ack == NULL ||
+	    probe == NULL)
 		die("out of memory");
 	if (g_out != NULL) {
 		char	path[PATH_MAX];
@@ -1005,6 +1136,8 @@ mode_propagate(int samples, double interval_ms)
 		fprintf(f, "# us: request->ack_on_A request->visible_on_B "
 		    "ack->visible_on_B\n");
 	}
+	if (probe_open(&pr) != 0)
+		die("probe env");
 	ctlc_open(&c, &ag[0]);
 	for (i = -warm; i < samples; i++) {
 		zmq_pollitem_t	pi[2] = {
@@ -1020,29 +1153,43 @@ mode_propagate(int samples, double interval_ms)
 		ctlc_send(&c, req);
 		json_decref(req);
 		t1 = t2 = 0;
-		got = 0;
-		/* The ack and B's commit, in whichever order they come. */
+		/*
+		 * The ack and B's commit, in whichever order they come. A
+		 * reader sees a commit once the writer updated the txnid in
+		 * lock.mdb (shared memory, no inotify event), a few
+		 * microseconds after its last write to data.mdb: after a wake
+		 * we look again at +10, +40 and +140 us, and then every
+		 * millisecond until the next wake (counted as "late").
+		 */
+		woke = 0;
 		while (t1 == 0 || t2 == 0) {
+			int	to = t2 == 0 && woke ? 1 : 10000, n, r;
+
 			pi[0].revents = pi[1].revents = 0;
-			if (zmq_poll(pi, 2, 10000) <= 0) {
-				ro_vclock(&ag[1], vc);
-				note("again: %llu", (unsigned long long)vclock_get(vc, dev_a));
-				store_close(&ag[1].ro);
-				ro_vclock(&ag[1], vc);
-				note("reopened: %llu", (unsigned long long)vclock_get(vc, dev_a));
-				}
-			if (0)
+			if ((n = zmq_poll(pi, 2, to)) == -1 && zmq_errno() ==
+			    EINTR)
+				continue;
+			if (n == -1 || (n == 0 && to == 10000))
 				die("propagate: event %d not seen on B after "
 				    "10 s", i);
 			if (pi[1].revents & ZMQ_POLLIN) {
 				while (read(ifd, ev, sizeof(ev)) > 0)
 					;
-				if (t2 == 0) {
-					ro_vclock(&ag[1], vc);
-					if (getenv("BL_DEBUG")) note("wake: B has %llu want %llu", (unsigned long long)vclock_get(vc, dev_a), (unsigned long long)want);
-					if (vclock_get(vc, dev_a) >= want)
-						t2 = bench_now();
+				woke = 1;
+			}
+			for (r = 0; t2 == 0 && woke && r < 4 &&
+			    (n == 0 || (pi[1].revents & ZMQ_POLLIN)); r++) {
+				if (r > 0)
+					sleep_ms(0.01 * (r == 1 ? 1 : r == 2 ?
+					    3 : 10));
+				ro_vclock(&ag[1], vc);
+				if (vclock_get(vc, dev_a) >= want) {
+					t2 = bench_now();
+					if (n == 0)
+						late++;
 				}
+				if (n == 0)
+					break;
 			}
 			if (t1 == 0 && (pi[0].revents & ZMQ_POLLIN)) {
 				t1 = bench_now();
@@ -1054,13 +1201,6 @@ mode_propagate(int samples, double interval_ms)
 					die("A gave seq %" PRIu64 ", expected "
 					    "%" PRIu64 " (someone else "
 					    "appends?)", seq, want);
-				got = 1;
-			}
-			/* A commit of B we slept through: look again. */
-			if (t2 == 0 && got && !(pi[1].revents & ZMQ_POLLIN)) {
-				ro_vclock(&ag[1], vc);
-				if (vclock_get(vc, dev_a) >= want)
-					t2 = bench_now();
 			}
 		}
 		if (i >= 0) {
@@ -1071,11 +1211,15 @@ mode_propagate(int samples, double interval_ms)
 				fprintf(f, "%.1f\t%.1f\t%.1f\n", ack[i],
 				    from_req[i], from_ack[i]);
 		}
+		/* The disk right now, between two samples. */
+		if (i >= 0 && (probe[i] = probe_commit(&pr)) < 0)
+			die("probe commit failed");
 		/* Uniform in [interval/2, 3 interval/2]: no phase lock with
 		 * the agents' timers. */
 		sleep_ms(interval_ms * (0.5 + (double)(rnd() % 1000) / 1000));
 	}
 	ctlc_close(&c);
+	mdb_env_close(pr.env);
 	if (f != NULL)
 		fclose(f);
 	close(ifd);
@@ -1092,6 +1236,10 @@ mode_propagate(int samples, double interval_ms)
 	p50 = bench_percentile(from_req, (size_t)samples, 50);
 	p99 = bench_percentile(from_req, (size_t)samples, 99);
 	pmax = from_req[samples - 1];	/* sorted */
+	c50 = bench_percentile(probe, (size_t)samples, 50);
+	c99 = bench_percentile(probe, (size_t)samples, 99);
+	floor2_us = 2 * c50 + g_rtt.curve_p50 / 2 +
+	    (g_lim.verify_per_s > 0 ? 1e6 / g_lim.verify_per_s : 0);
 	/* What one event must go through, at the medians of this run: a
 	 * commit on A, half a CURVE round trip, one signature check and a
 	 * commit on B. */
@@ -1106,6 +1254,8 @@ mode_propagate(int samples, double interval_ms)
 	    "(request -> ack, includes A's fsync)\n", q50 / 1e3, q99 / 1e3);
 	out("  ack on A -> visible on B p50 %7.2f ms  p99 %7.2f ms\n",
 	    a50 / 1e3, a99 / 1e3);
+	out("  (%d of %d arrivals seen by the 1 ms fallback look, up to 1 ms "
+	    "late)\n", late, samples + warm);
 	out("  goal p50 < 2 ms: %s (%.2fx the goal); p99 < 10 ms: %s "
 	    "(%.2fx)\n", p50 < 2000 ? "met" : "MISSED", p50 / 2000,
 	    p99 < 10000 ? "met" : "MISSED", p99 / 10000);
@@ -1116,6 +1266,14 @@ mode_propagate(int samples, double interval_ms)
 		    g_lim.commit_p50_us, g_rtt.curve_p50 / 2,
 		    1e6 / g_lim.verify_per_s, floor_us / 1e3, p50 / floor_us,
 		    p50 / g_rtt.curve_p50);
+	out("  the disk meanwhile: a bare LMDB commit+fsync between samples "
+	    "p50 %.2f ms p99 %.2f ms; floor with it = %.2f ms: p50 = %.2fx "
+	    "that floor, p99 = %.2fx two such commits at their p99\n",
+	    c50 / 1e3, c99 / 1e3, floor2_us / 1e3, p50 / floor2_us,
+	    p99 / (2 * c99));
+	res_set("propagate", "probe_commit_p50_ms", c50 / 1e3);
+	res_set("propagate", "probe_commit_p99_ms", c99 / 1e3);
+	res_set("propagate", "floor_now_ms", floor2_us / 1e3);
 	res_set("propagate", "samples", samples);
 	res_set("propagate", "p50_ms", p50 / 1e3);
 	res_set("propagate", "p90_ms", p90 / 1e3);
@@ -1129,6 +1287,7 @@ mode_propagate(int samples, double interval_ms)
 	free(from_req);
 	free(from_ack);
 	free(ack);
+	free(probe);
 	free(vc);
 }
 
@@ -1156,7 +1315,9 @@ mode_converge(int n, uint64_t per)
 	struct vclock	*vc = malloc(sizeof(*vc));
 	uint8_t		 dg[MAXAG][HASH_LEN];
 	double		 t0, t_all = 0, t_done[MAXAG], cpu[MAXAG], cpu_sum = 0;
-	double		 startup, first_up = 0, lim;
+	double		 startup, first_up = 0, lim, cpu_max = 0;
+	double		 run, wait, run_sum = 0, wait_sum = 0;
+	uint64_t	 recv = 0, dup = 0;
 	char		 tag[32], path[PATH_MAX];
 	long		 hwm[MAXAG], hwm_max = 0;
 	int		 i, k, left, done[MAXAG];
@@ -1229,6 +1390,12 @@ mode_converge(int n, uint64_t per)
 	for (i = 0; i < n; i++) {
 		cpu[i] = proc_cpu_s(ag[i].pid);
 		cpu_sum += cpu[i];
+		if (cpu[i] > cpu_max)
+			cpu_max = cpu[i];
+		proc_sched_s(ag[i].pid, &run, &wait);
+		run_sum += run;
+		wait_sum += wait;
+		agent_counts(&ag[i], &recv, &dup);
 		hwm[i] = proc_status_kb(ag[i].pid, "VmHWM");
 		if (hwm[i] > hwm_max)
 			hwm_max = hwm[i];
@@ -1270,6 +1437,15 @@ mode_converge(int n, uint64_t per)
 	    n, startup, first_up);
 	out("  goal < 2 s: %s (%.2fx the goal)\n", t_all < 2 ? "met" :
 	    "MISSED", t_all / 2);
+	out("  events received from peers: %" PRIu64 " (%.3fx the %" PRIu64
+	    " needed), %" PRIu64 " of them duplicates\n", recv,
+	    (double)recv / ((double)n * (n - 1) * (double)per),
+	    (uint64_t)n * (uint64_t)(n - 1) * per, dup);
+	out("  the agents' threads ran %.2f s and waited %.2f s for a core "
+	    "(run queue): %.2f cores' worth of demand over the %.2f s\n",
+	    run_sum, wait_sum, (run_sum + wait_sum) / t_all, t_all);
+	out("  busiest agent's CPU: %.2f s (what one register on its own "
+	    "2-core box would spend: a bound for a real store)\n", cpu_max);
 	out("  agents' CPU during it: %.2f s in all (%.2f cores busy on "
 	    "average; this machine has %ld), %.1f us per ingested event; "
 	    "peak RSS of an agent %ld KiB\n", cpu_sum, cpu_sum / t_all,
@@ -1287,6 +1463,10 @@ mode_converge(int n, uint64_t per)
 	res_set("converge", "startup_ms", startup);
 	res_set("converge", "sessions_up_ms", first_up);
 	res_set("converge", "agents_cpu_s", cpu_sum);
+	res_set("converge", "busiest_agent_cpu_s", cpu_max);
+	res_set("converge", "runqueue_wait_s", wait_sum);
+	res_set("converge", "received", (double)recv);
+	res_set("converge", "duplicates", (double)dup);
 	res_set("converge", "peak_rss_kb", (double)hwm_max);
 	free(target);
 	free(vc);
@@ -1304,7 +1484,8 @@ mode_catchup(uint64_t total, int nsrc)
 	char		 file[NFILL][PATH_MAX + 16], tag[16], path[PATH_MAX];
 	double		 t0, t, setup0, rate, cpu, last_print = 0;
 	uint64_t	 per, have = 0, need = 0, start_have;
-	long		 hwm, src_hwm = 0, rss;
+	long		 hwm, src_hwm = 0, rss, anon, anon_max = 0;
+	double		 run, wait;
 	int		 i, j;
 	FILE		*f = NULL;
 
@@ -1348,7 +1529,8 @@ mode_catchup(uint64_t total, int nsrc)
 	if (g_out != NULL) {
 		snprintf(path, sizeof(path), "%s/catchup.tsv", g_out);
 		if ((f = fopen(path, "w")) != NULL)
-			fprintf(f, "# seconds events_held rss_kib\n");
+			fprintf(f, "# seconds events_held rss_kib "
+			    "rss_anon_kib\n");
 	}
 
 	/* The new register dials the sources. */
@@ -1360,8 +1542,12 @@ mode_catchup(uint64_t total, int nsrc)
 		for (i = 0, have = 0; i < (int)vc->n; i++)
 			have += vc->e[i].seq;
 		rss = proc_status_kb(tg->pid, "VmRSS");
+		anon = proc_status_kb(tg->pid, "RssAnon");
+		if (anon > anon_max)
+			anon_max = anon;
 		if (f != NULL)
-			fprintf(f, "%.3f\t%" PRIu64 "\t%ld\n", t, have, rss);
+			fprintf(f, "%.3f\t%" PRIu64 "\t%ld\t%ld\n", t, have, rss,
+			    anon);
 		if (vclock_covers(vc, want))
 			break;
 		if (t - last_print >= 5) {
@@ -1375,6 +1561,7 @@ mode_catchup(uint64_t total, int nsrc)
 	}
 	hwm = proc_status_kb(tg->pid, "VmHWM");
 	cpu = proc_cpu_s(tg->pid);
+	proc_sched_s(tg->pid, &run, &wait);
 	for (i = 0; i < nsrc; i++) {
 		long	h = proc_status_kb(ag[i].pid, "VmHWM");
 
@@ -1391,10 +1578,13 @@ mode_catchup(uint64_t total, int nsrc)
 	out("catch-up of a new register from %d peer%s: %" PRIu64 " events "
 	    "(%d devices) in %.2f s = %.0f events/s\n", nsrc,
 	    nsrc > 1 ? "s" : "", have - start_have, NFILL, t, rate);
-	out("  new register's CPU %.2f s = %.0f events per CPU-second; peak "
-	    "RSS (VmHWM) %ld KiB (%.2f KiB per 1000 events); sources' peak "
-	    "RSS %ld KiB\n", cpu, (double)(have - start_have) / cpu, hwm,
-	    (double)hwm * 1000 / (double)(have - start_have), src_hwm);
+	out("  new register's CPU %.2f s = %.0f events per CPU-second; its "
+	    "threads waited %.2f s for a core (run queue)\n",
+	    cpu, (double)(have - start_have) / cpu, wait);
+	out("  new register's peak RSS (VmHWM) %ld KiB, of which at most "
+	    "%ld KiB anonymous (heap; sampled every 20 ms), the rest LMDB's "
+	    "mapped file; sources' peak RSS %ld KiB\n", hwm, anon_max,
+	    src_hwm);
 	if (g_limits) {
 		out("  = %.1fx one-verify-per-event (%.0f verify/s): goal >= "
 		    "5x %s; by CPU time %.1fx (%.0f verify per CPU-second)\n",
@@ -1410,7 +1600,9 @@ mode_catchup(uint64_t total, int nsrc)
 	res_set("catchup", "seconds", t);
 	res_set("catchup", "events_per_s", rate);
 	res_set("catchup", "cpu_s", cpu);
+	res_set("catchup", "runqueue_wait_s", wait);
 	res_set("catchup", "peak_rss_kb", (double)hwm);
+	res_set("catchup", "peak_rss_anon_kb", (double)anon_max);
 	res_set("catchup", "sources_peak_rss_kb", (double)src_hwm);
 	free(want);
 	free(vc);
@@ -1518,6 +1710,20 @@ wait_has(struct agent *b, struct agent *a, int timeout)
 	free(vb);
 }
 
+/*
+ * What ZeroMQ adds to a message of len bytes on a CURVE session (ZMTP 3,
+ * RFC 26): a MESSAGE command "\x07MESSAGE", an 8-byte short nonce, the
+ * box (1 flags byte + data + 16-byte MAC), in a frame with a 1-byte
+ * flags and a 1-byte size (body <= 255) or 8-byte size.
+ */
+static double
+curve_over(double len)
+{
+	double	body = 8 + 8 + 1 + len + 16;
+
+	return body - len + (body <= 255 ? 2 : 9);
+}
+
 static void
 mode_wire(int idle_s)
 {
@@ -1529,7 +1735,8 @@ mode_wire(int idle_s)
 	uint8_t		 dev_a[ID_LEN], store_id[ID_LEN];
 	uint64_t	 b0, b1, seq0, i, nlive = 500, nburst = 10000, ncatch;
 	double		 t0, t1, idle_bps, live, burst, catchup, frame_mean;
-	double		 push_over, run_over, hello[4], sum1, ping;
+	double		 push_over, run_over, hello[4], hello_a[4], sum1, ping;
+	double		 pred, app;
 	int		 ports[3], k, nd[4] = { 2, 3, 8, 20 };
 	size_t		 j, done, typ_n[EV_TYPE_MAX], typ_b[EV_TYPE_MAX];
 	json_t		*r, *req;
@@ -1675,11 +1882,16 @@ mode_wire(int idle_s)
 				die("vclock_set");
 		}
 		buf_clear(&w);
-		/* acked: the same devices (a store with a cloud uplink) */
-		if (wire_encode_hello(&w, store_id, vc->e[0].dev, vc, vc,
+		if (wire_encode_hello(&w, store_id, vc->e[0].dev, vc, NULL,
 		    "tcp://192.168.1.20:7700") != 0)
 			die("encode HELLO");
 		hello[k] = (double)w.len;
+		/* acked: the same devices (a store with a cloud uplink) */
+		buf_clear(&w);
+		if (wire_encode_hello(&w, store_id, vc->e[0].dev, vc, vc,
+		    "tcp://192.168.1.20:7700") != 0)
+			die("encode HELLO");
+		hello_a[k] = (double)w.len;
 	}
 	vclock_init(vc);
 	if (vclock_set(vc, dev_a, 123456) != 0)
@@ -1694,11 +1906,18 @@ mode_wire(int idle_s)
 	ping = (double)w.len;
 	ro_close(ag, 3);
 
+	pred = frame_mean + push_over + curve_over(frame_mean + push_over) +
+	    sum1 + curve_over(sum1);
 	out("bytes on the wire (TCP payload through the kernel, both "
 	    "directions: ZMTP + CURVE + caja messages):\n");
 	out("  idle, 2 registers: %.0f B/s per pair of agents = %.0f B/s "
 	    "per agent per peer (PING/PONG every %d ms, HELLO every %d s, "
 	    "ZMTP heartbeats)\n", idle_bps, idle_bps / 2, 1000, 10);
+	app = 2 * 2 * (ping + curve_over(ping)) +
+	    2 * (hello[1] + curve_over(hello[1])) / 10;
+	out("    of which caja's PING/PONG and HELLO %.0f B/s (codec + "
+	    "ZMTP/CURVE), ZeroMQ's own heartbeats the other %.0f B/s\n",
+	    app, idle_bps - app);
 	out("  live (one event at a time): %.0f B per event (its PUSH, "
 	    "SUMMARY A->B and back)\n", live);
 	out("  burst (append_batch of %" PRIu64 "): %.0f B per event\n",
@@ -1712,17 +1931,26 @@ mode_wire(int idle_s)
 			out("%s %.0f B %.0f%%; ", event_type_name(k),
 			    (double)typ_b[k] / (double)typ_n[k],
 			    100.0 * (double)typ_n[k] / (double)fr.n);
-	out("),\n    PUSH adds %.1f B, an EVENTS run %.2f B per event; so "
-	    "live: %.0f B of caja message + %.0f B of SUMMARYs, ZMTP and "
-	    "CURVE per event\n", push_over, run_over, frame_mean + push_over,
-	    live - frame_mean - push_over);
-	out("  gossip round, per device: nothing changed: no SUMMARY (0 B); "
-	    "PING %.0f B + PONG, each way, every second; the anti-entropy "
-	    "HELLO every 10 s is %.0f/%.0f/%.0f/%.0f B for 2/3/8/20 devices "
-	    "(vclock and cloud-acked clock); one device advanced: SUMMARY "
-	    "%.0f B (codec, before ZMTP/CURVE)\n", ping, hello[0], hello[1],
-	    hello[2], hello[3], sum1);
+	out("),\n    PUSH adds %.1f B, an EVENTS run %.2f B per event\n",
+	    push_over, run_over);
+	out("  ZMTP + CURVE per message: %.0f B (box <= 255 B) or %.0f B; "
+	    "live event predicted from the codec = PUSH %.0f + %.0f, "
+	    "SUMMARY %.0f + %.0f = %.0f B; measured %.0f B (%.2fx)\n",
+	    curve_over(1), curve_over(1000), frame_mean + push_over,
+	    curve_over(frame_mean + push_over), sum1, curve_over(sum1), pred,
+	    live, live / pred);
+	out("  gossip round, per device: nothing changed: no SUMMARY, 0 B "
+	    "(PING %.0f B + PONG each way every second, and ZMTP heartbeats, "
+	    "are the idle bytes above); anti-entropy HELLO every 10 s: "
+	    "%.0f/%.0f/%.0f/%.0f B for 2/3/8/20 devices (%.0f/%.0f/%.0f/%.0f "
+	    "B with the cloud-acked clock), i.e. %.1f B per device; one "
+	    "device advanced: SUMMARY %.0f B + %.0f B ZMTP/CURVE, %.0f B per "
+	    "further device in it\n", ping, hello[0], hello[1], hello[2],
+	    hello[3], hello_a[0], hello_a[1], hello_a[2], hello_a[3],
+	    (hello[3] - hello[2]) / 12, sum1, curve_over(sum1),
+	    (hello[3] - hello[2]) / 12);
 	res_set("wire", "idle_Bps_per_pair", idle_bps);
+	res_set("wire", "idle_caja_Bps_per_pair", app);
 	res_set("wire", "live_B_per_event", live);
 	res_set("wire", "burst_B_per_event", burst);
 	res_set("wire", "catchup_B_per_event", catchup);
@@ -1732,6 +1960,7 @@ mode_wire(int idle_s)
 	res_set("wire", "hello_3dev_B", hello[1]);
 	res_set("wire", "hello_20dev_B", hello[3]);
 	res_set("wire", "summary_1dev_B", sum1);
+	res_set("wire", "live_predicted_B", pred);
 	res_set("wire", "ping_B", ping);
 	buf_reset(&w);
 	buf_reset(&fr.data);
@@ -1749,7 +1978,7 @@ usage(FILE *f)
 	fprintf(f, "usage: bench_lan [--cajad PATH] [--samples N] "
 	    "[--interval MS] [--registers N] [--events N]\n"
 	    "                 [--catchup-events N] [--sources N] "
-	    "[--idle-seconds N] [--out DIR]\n"
+	    "[--idle-seconds N] [--out DIR] [--shm]\n"
 	    "                 [--skip-limits] [--json] "
 	    "[rtt|propagate|converge|catchup|wire]...\n");
 }
@@ -1792,6 +2021,9 @@ main(int argc, char **argv)
 			idle_s = (int)strtol(argv[++i], NULL, 10);
 		else if (strcmp(a, "--out") == 0 && v)
 			g_out = argv[++i];
+		else if (strcmp(a, "--shm") == 0)
+			snprintf(g_base, sizeof(g_base),
+			    "/dev/shm/caja-benchlan.XXXXXX");
 		else if (strcmp(a, "--skip-limits") == 0)
 			g_limits = 0;
 		else if (strcmp(a, "--json") == 0)

@@ -71,19 +71,26 @@ bench_rmdir(const char *dir)
 }
 
 long
-bench_peak_rss_kb(void)
+bench_status_kb(const char *field)
 {
 	FILE	*f = fopen("/proc/self/status", "r");
 	char	 line[256];
+	size_t	 n = strlen(field);
 	long	 kb = -1;
 
 	if (f == NULL)
 		return -1;
 	while (fgets(line, sizeof(line), f) != NULL)
-		if (strncmp(line, "VmHWM:", 6) == 0)
-			kb = strtol(line + 6, NULL, 10);
+		if (strncmp(line, field, n) == 0 && line[n] == ':')
+			kb = strtol(line + n + 1, NULL, 10);
 	fclose(f);
 	return kb;
+}
+
+long
+bench_peak_rss_kb(void)
+{
+	return bench_status_kb("VmHWM");
 }
 
 void
@@ -271,7 +278,7 @@ bench_batch(MDB_env *env, MDB_dbi dbi, int n, int random_keys)
 		txn = NULL;
 	}
 	if (txn != NULL)
-		mdb_txn_abort(txn);	/* never close an env with a txn open */
+		mdb_txn_abort(txn);	/* never close an env with one open */
 	t1 = bench_now();
 	if (rc != 0) {
 		fprintf(stderr, "bench_limits: lmdb batch: %s\n",
