@@ -1316,7 +1316,7 @@ fork_value(struct actx *a, struct rec_cval *v, const uint8_t *frame,
     size_t len, const uint8_t id[HASH_LEN])
 {
 	struct event	*ev;
-	size_t		 vlen;
+	size_t		 vlen = 0;
 	int		 rc;
 
 	if ((ev = malloc(sizeof(*ev))) == NULL)
