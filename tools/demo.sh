@@ -108,10 +108,10 @@ check() {	# what got want
 }
 ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 
-# Ports 28xxx, offset by our pid, skipping any in use (/proc/net/tcp).
+# Ports 28xxx, offset by our pid, skipping any in use (/proc/net/tcp*).
 port_used() {
-	awk -v hp="$(printf ':%04X' "$1")" 'NR > 1 && substr($2, length($2) - 4) == hp { f = 1 }
-	    END { exit !f }' /proc/net/tcp
+	awk -v hp="$(printf ':%04X' "$1")" 'FNR > 1 && substr($2, length($2) - 4) == hp { f = 1 }
+	    END { exit !f }' /proc/net/tcp /proc/net/tcp6 2>/dev/null
 }
 NEXT_PORT=$((28000 + ($$ % 300) * 6))
 alloc_port() {	# sets REPLY
@@ -198,8 +198,10 @@ start_agent caja-1
 say "caja-2 and caja-3 join over the LAN with invitations from caja-1"
 for r in caja-2 caja-3; do
 	token=$("$CTL" --dir caja-1 invite --expires 1h --role register)
-	printf '$ cajactl --dir caja-1 invite --expires 1h\n    %s...\n' "${token:0:30}"
-	printf '$ cajactl --dir %s join --token %s... --name %s\n' "$r" "${token:0:12}" "$r"
+	printf '$ cajactl --dir caja-1 invite --expires 1h\n    %s...%s\n' \
+	    "${token:0:10}" "${token: -16}"
+	printf '$ cajactl --dir %s join --token %s...%s --name %s\n' "$r" \
+	    "${token:0:10}" "${token: -6}" "$r"
 	"$CTL" --dir "$r" join --token "$token" --name "$r" | sed 's/^/    /'
 done
 start_agent caja-2
@@ -233,7 +235,8 @@ add caja-3 CustomerUpdated '{"customer_id":"c-42","name":"María Pérez","phone"
 t0=$(date +%s%N)
 add caja-3 SaleCreated '{"sale_id":"C-0001","items":[{"product_id":"coca-1l","qty":6,"price_bs":"5.00"}],"customer_id":"c-42","on_credit":true}'
 ms=$(wait_for_entity caja-1 sale C-0001 "$t0")
-note "caja-3's sale is on caja-1 $ms ms later (seen by polling cajactl get)."
+note "caja-3's sale is on caja-1 $ms ms later (seen by polling cajactl get;"
+note "tools/bench/bench_lan measures it to the microsecond: BENCHMARKS.md)."
 wait_converged 10
 run --dir caja-2 get product coca-1l
 for r in caja-1 caja-2 caja-3; do

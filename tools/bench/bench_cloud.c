@@ -1,8 +1,8 @@
 /*
  * bench_cloud: ingestion rate of caja-cloud into PostgreSQL with full
  * verification, where its time goes, and bytes per uploaded event
- * (issue 4, "Performance"; BENCHMARKS.md "Cloud" says why it is done
- * this way).
+ * (issue 4, "Performance"; BENCHMARKS.md "The cloud (issue 4)" says
+ * why it is done this way).
  *
  * usage: bench_cloud --db URL [--events N] [--devices D] [--batch B]
  *                    [--skip-limits] [--json]
@@ -17,7 +17,8 @@
  *    below). The registers' events are merged into the admin's store,
  *    and a cloud is enrolled.
  * 2. The limits of this machine, measured in this run (benchutil.c):
- *    Ed25519 verify above all, the bound of a verifying server.
+ *    Ed25519 verify above all: the bound of a server that checked every
+ *    event's signature (caja checks one per device run, see runs_in()).
  * 3. Upload: the admin's store is uploaded as the uplink does it:
  *    causally closed batches of B events past the cloud's vector clock
  *    (store_frames_closed()), gzipped, each handed to caja-cloud's push
@@ -28,7 +29,9 @@
  *    runs on this machine); the handler's own split from sync_metrics
  *    (verify_ms: inflate excluded, verify + CRDT apply into the open
  *    LMDB transaction; db_ms: rows into PostgreSQL + LMDB commit +
- *    conflicts); then PostgreSQL's rows are counted (each event once).
+ *    conflicts); then PostgreSQL's rows are counted (each event once),
+ *    and the same rows are inserted again alone (pg_alone(): the
+ *    database's own cost for them, by server CPU per row).
  * 4. Bytes per event of the mix (catalog set-up excluded), each measured
  *    on the same events:
  *      full JSON   the naive uploader's: the event's envelope (ids, seq,
@@ -607,6 +610,8 @@ sql(struct cdb *db, struct cdb_conn *k, const char *q, int n,
 struct pgalone {
 	double	rows_per_s;
 	double	p50_ms;
+	double	cpu_us;		/* the server's CPU per row, -1: unknown */
+	size_t	rows;
 };
 
 static void
@@ -615,6 +620,7 @@ pg_alone(struct cdb *db, const char *sid, size_t batch, size_t n,
 {
 	struct cdb_conn	*k = NULL;
 	PGresult	*devs = NULL;
+	struct pgcpu	 c0, c1;
 	char		 err[CLOUD_ERRMSG], lo[32], hi[32];
 	const char	*pv[4];
 	double		 t, t1, *lat;
@@ -634,6 +640,7 @@ pg_alone(struct cdb *db, const char *sid, size_t batch, size_t n,
 	    "WHERE store_id = $1 GROUP BY device_id", 1, pv, NULL, NULL, &devs,
 	    err, sizeof(err))) != 0)
 		die("devices", rc, err);
+	pgcpu_read(db, &c0);
 	t = bench_now();
 	/* by (device, seq) ranges: the unique index finds each batch */
 	for (d = 0; d < PQntuples(devs); d++) {
@@ -657,11 +664,16 @@ pg_alone(struct cdb *db, const char *sid, size_t batch, size_t n,
 		}
 	}
 	t = bench_now() - t;
+	pgcpu_read(db, &c1);
 	PQclear(devs);
 	sql(db, k, "DROP TABLE bench_cloud_dst", 0, NULL);
 	cdb_release(db, &k);
 	out->rows_per_s = (double)rows / t;
 	out->p50_ms = bench_percentile(lat, nb, 50);
+	out->rows = rows;
+	out->cpu_us = pgcpu_delta(&c0, &c1);
+	if (out->cpu_us >= 0)
+		out->cpu_us = out->cpu_us * 1e6 / (double)rows;
 	free(lat);
 }
 
@@ -1034,11 +1046,12 @@ main(int argc, char **argv)
 		    "%.1f, \"wire_bytes\": %zu, \"raw_bytes\": %zu, "
 		    "\"fill_seconds\": %.2f, \"signature_checks\": %zu, "
 		    "\"pg_alone_rows_per_s\": %.0f, \"pg_alone_p50_ms\": "
-		    "%.2f, "
+		    "%.2f, \"pg_alone_cpu_us\": %.1f, "
 		    "\"cut_seconds\": %.3f, \"gzip_seconds\": %.3f, ",
 		    pushed, rows, ndev, batch, npush, t0, total, eps, p50, p99,
 		    cpu, pgcpu, m.verify_ms, m.db_ms, m.latency_ms, wire, raw,
-		    tfill, nrun, pga.rows_per_s, pga.p50_ms, tcut, tgz);
+		    tfill, nrun, pga.rows_per_s, pga.p50_ms, pga.cpu_us, tcut,
+		    tgz);
 		if (limits) {
 			printf("\"limits\": ");
 			bench_limits_print(&lim, 1);
@@ -1060,9 +1073,15 @@ main(int argc, char **argv)
 			printf(" = %.2f x Ed25519 verify (%.0f/s) in this run",
 			    eps / lim.verify_per_s, lim.verify_per_s);
 		printf("\n    PostgreSQL alone (INSERT ... SELECT of the same "
-		    "rows, %zu a transaction): %.0f rows/s,\n    p50 %.1f ms "
-		    "a transaction: a push's p50 (below) is %.2f x that\n",
-		    batch, pga.rows_per_s, pga.p50_ms, p50 / pga.p50_ms);
+		    "rows, %zu a transaction): %.0f rows/s,\n      p50 %.1f ms "
+		    "a transaction (a push's p50 is %.2f x that)", batch,
+		    pga.rows_per_s, pga.p50_ms, p50 / pga.p50_ms);
+		if (pga.cpu_us >= 0 && pgcpu >= 0)
+			printf(",\n      server CPU %.0f us a row (a push: %.0f "
+			    "us an event, %.2f x)", pga.cpu_us, pgcpu * 1e6 /
+			    (double)pushed, pgcpu * 1e6 / (double)pushed /
+			    pga.cpu_us);
+		printf("\n");
 		printf("    %.2f s in the push handler; the uplink's side: "
 		    "%.2f s cutting batches (store_frames_closed), %.2f s "
 		    "gzip\n", total, tcut, tgz);

@@ -132,7 +132,7 @@ static int		 g_json;
 static const char	*g_out;
 static int		 g_limits = 1;
 static struct bench_limits g_lim;
-static json_t		*g_res;			/* every figure, for --json */
+static json_t		*g_res;		/* figures, for --json */
 static uint64_t		 g_rng = 0x9e3779b97f4a7c15ull;
 
 /* The ZeroMQ round trips of this run (microseconds). */
@@ -456,8 +456,10 @@ mix_event(const char *tag, uint64_t i, const char **type)
 			snprintf(pid, sizeof(pid), "p%05d",
 			    (int)(rnd() % NPRODUCTS));
 			json_array_append_new(items, json_pack("{s:s,s:I,s:s}",
-			    "product_id", pid, "qty", (json_int_t)(1 + rnd() % 4),
-			    "price_bs", money(m, sizeof(m), 100 + rnd() % 5000)));
+			    "product_id", pid,
+			    "qty", (json_int_t)(1 + rnd() % 4),
+			    "price_bs",
+			    money(m, sizeof(m), 100 + rnd() % 5000)));
 		}
 		return json_pack("{s:s,s:o}", "sale_id", id, "items", items);
 	}
@@ -1092,7 +1094,8 @@ mode_propagate(int samples, double interval_ms)
 	struct ctlc	 c;
 	struct vclock	*vc = malloc(sizeof(*vc));
 	uint8_t		 dev_a[ID_LEN];
-	double		*from_req, *from_ack, *ack, *probe, t0, t1, t2, floor_us;
+	double		*from_req, *from_ack, *ack, *probe;
+	double		 t0, t1, t2, floor_us;
 	double		 c50, c99, floor2_us;
 	struct probe	 pr;
 	double		 p50, p90, p99, pmax, a50, a99, q50, q99;
@@ -1314,7 +1317,8 @@ mode_converge(int n, uint64_t per)
 	struct vclock	*target = malloc(sizeof(*target));
 	struct vclock	*vc = malloc(sizeof(*vc));
 	uint8_t		 dg[MAXAG][HASH_LEN];
-	double		 t0, t_all = 0, t_done[MAXAG], cpu[MAXAG], cpu_sum = 0;
+	double		 t0, t_all = 0, t_done[MAXAG], cpu[MAXAG];
+	double		 cpu_sum = 0;
 	double		 startup, first_up = 0, lim, cpu_max = 0;
 	double		 run, wait, run_sum = 0, wait_sum = 0;
 	uint64_t	 recv = 0, dup = 0;
@@ -1481,7 +1485,8 @@ mode_catchup(uint64_t total, int nsrc)
 	struct agent	 ag[NFILL + 1], *tg = &ag[NFILL];
 	struct vclock	*want = malloc(sizeof(*want));
 	struct vclock	*vc = malloc(sizeof(*vc));
-	char		 file[NFILL][PATH_MAX + 16], tag[16], path[PATH_MAX];
+	char		 file[NFILL][PATH_MAX + 16], path[PATH_MAX];
+	char		 tag[16];
 	double		 t0, t, setup0, rate, cpu, last_print = 0;
 	uint64_t	 per, have = 0, need = 0, start_have;
 	long		 hwm, src_hwm = 0, rss, anon, anon_max = 0;
@@ -1546,8 +1551,8 @@ mode_catchup(uint64_t total, int nsrc)
 		if (anon > anon_max)
 			anon_max = anon;
 		if (f != NULL)
-			fprintf(f, "%.3f\t%" PRIu64 "\t%ld\t%ld\n", t, have, rss,
-			    anon);
+			fprintf(f, "%.3f\t%" PRIu64 "\t%ld\t%ld\n", t, have,
+			    rss, anon);
 		if (vclock_covers(vc, want))
 			break;
 		if (t - last_print >= 5) {
@@ -1691,7 +1696,8 @@ frames_cb(void *arg, uint64_t seq, const uint8_t *f, size_t len)
 static void
 wait_has(struct agent *b, struct agent *a, int timeout)
 {
-	struct vclock	*va = malloc(sizeof(*va)), *vb = malloc(sizeof(*vb));
+	struct vclock	*va = malloc(sizeof(*va));
+	struct vclock	*vb = malloc(sizeof(*vb));
 	double		 t0 = bench_now();
 
 	if (va == NULL || vb == NULL)
@@ -1731,11 +1737,13 @@ mode_wire(int idle_s)
 	struct ctlc	 c;
 	struct frames	 fr;
 	struct buf	 w;
-	struct vclock	*vc = malloc(sizeof(*vc)), *acked = malloc(sizeof(*acked));
+	struct vclock	*vc = malloc(sizeof(*vc));
+	struct vclock	*acked = malloc(sizeof(*acked));
 	uint8_t		 dev_a[ID_LEN], store_id[ID_LEN];
 	uint64_t	 b0, b1, seq0, i, nlive = 500, nburst = 10000, ncatch;
-	double		 t0, t1, idle_bps, live, burst, catchup, frame_mean;
-	double		 push_over, run_over, hello[4], hello_a[4], sum1, ping;
+	double		 t0, t1, idle_bps, live, burst, catchup;
+	double		 frame_mean, push_over, run_over, sum1, ping;
+	double		 hello[4], hello_a[4];
 	double		 pred, app;
 	int		 ports[3], k, nd[4] = { 2, 3, 8, 20 };
 	size_t		 j, done, typ_n[EV_TYPE_MAX], typ_b[EV_TYPE_MAX];
@@ -1843,8 +1851,9 @@ mode_wire(int idle_s)
 	frame_mean /= (double)fr.n;
 	push_over /= (double)fr.n;
 	{
-		struct wire_frame	 *wf = calloc(WIRE_MAX_RUN, sizeof(*wf));
-		size_t			  nrun = 0, bytes = 0, runs = 0, m;
+		struct wire_frame	*wf = calloc(WIRE_MAX_RUN,
+					    sizeof(*wf));
+		size_t			 nrun = 0, bytes = 0, m;
 
 		if (wf == NULL)
 			die("out of memory");
@@ -1866,7 +1875,6 @@ mode_wire(int idle_s)
 			    nrun) != 0)
 				die("encode EVENTS");
 			bytes += w.len - sz;
-			runs++;
 		}
 		run_over = (double)bytes / (double)(fr.n - nlive);
 		free(wf);
@@ -2000,8 +2008,8 @@ main(int argc, char **argv)
 	else
 		snprintf(g_cajad, sizeof(g_cajad), "./cajad");
 	for (i = 1; i < argc; i++) {
-		const char	*a = argv[i], *v = i + 1 < argc ? argv[i + 1] :
-				    NULL;
+		const char	*a = argv[i];
+		const char	*v = i + 1 < argc ? argv[i + 1] : NULL;
 
 		if (strcmp(a, "--cajad") == 0 && v)
 			snprintf(g_cajad, sizeof(g_cajad), "%s", argv[++i]);

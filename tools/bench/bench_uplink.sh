@@ -1,7 +1,7 @@
 #!/bin/bash
 # bench_uplink.sh: the cloud benchmarks of issue 4 ("Performance"), on a
-# throw-away PostgreSQL (tests/support/pg.sh). BENCHMARKS.md "Cloud" says
-# what each figure means and what bounds it.
+# throw-away PostgreSQL (tests/support/pg.sh). BENCHMARKS.md "The cloud
+# (issue 4)" says what each figure means and what bounds it.
 #
 #   bash tools/bench/bench_uplink.sh [BUILD] [ingest] [drain]
 #   (no mode: both; BUILD defaults to build)
@@ -21,7 +21,9 @@
 #           every event in PostgreSQL exactly once, and every register
 #           seeing it acknowledged (gossip). The upload rate is the
 #           uploader's, from the cloud's sync_metrics rows (its first
-#           push's start to its last push's end).
+#           push's start to its last push's end). DRAIN_OFFLINE_S keeps
+#           the store offline that many seconds more before the cloud
+#           starts (a long outage: the uplink's backoff at its 60 s step).
 #
 # Prints the limits of this machine measured in the same run
 # (bench_limits) next to the figures. Processes started here are stopped
@@ -33,7 +35,7 @@ MODES=
 for a in "$@"; do
 	case $a in
 	ingest|drain) MODES="$MODES $a" ;;
-	-h|--help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) BUILD=$a ;;
 	esac
 done
@@ -42,6 +44,7 @@ BUILD=$(cd "$BUILD" 2>/dev/null && pwd) || { echo "bench_uplink: no build dir" >
 export CAJA_BUILD=$BUILD CAJA_SRC=$SRC
 DRAIN_EVENTS=${DRAIN_EVENTS:-100000}
 DRAIN_REGISTERS=${DRAIN_REGISTERS:-2}
+DRAIN_OFFLINE_S=${DRAIN_OFFLINE_S:-0}
 CLOUD_EVENTS=${CLOUD_EVENTS:-100000}
 CLOUD_DEVICES=${CLOUD_DEVICES:-3}
 INGEST=0	# events/s of the ingest mode, when it ran first
@@ -53,6 +56,7 @@ fi
 # The test harness: temp dir $T, PIDs stopped at exit, a throw-away
 # PostgreSQL ($DBURL), start_cloud/enroll_cloud/run_reg, status helpers.
 . "$SRC/tests/integ/lib.sh"
+# shellcheck disable=SC2034 # read by cloud_uplink_lib.sh
 CAJA_REQUIRE_PG=1
 . "$SRC/tests/integ/cloud_uplink_lib.sh"
 fail() { echo "bench_uplink: $*" >&2; exit 1; }
@@ -188,6 +192,10 @@ PY
 	echo "  appended through cajactl in $ms ms ($((DRAIN_EVENTS * 1000 / (ms + 1))) events/s)"
 	wait_converged 300 "${R[@]}" >/dev/null || fail "registers did not converge"
 	echo "  registers converged on the LAN $CONVERGED_MS ms after the last append"
+	if [ "$DRAIN_OFFLINE_S" -gt 0 ]; then
+		echo "  the store stays offline $DRAIN_OFFLINE_S s more"
+		sleep "$DRAIN_OFFLINE_S"
+	fi
 	TOTAL=$(sjget "${R[0]}" 'sum(d["vector_clock"].values())')
 	for ((i = 0; i < DRAIN_REGISTERS; i++)); do
 		echo "  r$((i + 1)): $(jget "$(st "${R[$i]}")" '"pending %d, state %s, breaker %s, %d failed requests so far" % (d["cloud"]["pending"], d["cloud"]["state"], d["cloud"]["breaker"], d["cloud"]["counters"]["requests"])')"

@@ -34,6 +34,14 @@ def read(path):
     return meta, head, rows
 
 
+def label(us):
+    if us >= 1e6:
+        return "%g s" % (us / 1e6)
+    if us >= 1000:
+        return "%g ms" % (us / 1000)
+    return "%g us" % us
+
+
 def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
@@ -75,8 +83,7 @@ def main():
                 o.append('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" '
                          'stroke="#ddd"/>' % (L, L + pw, y(v), y(v)))
                 o.append('<text x="%d" y="%.1f" text-anchor="end">%s</text>'
-                         % (L - 6, y(v) + 4, ("%g ms" % (v / 1000))
-                            if v >= 1000 else "%g us" % v))
+                         % (L - 6, y(v) + 4, label(v)))
         d *= 10
     for i, lab in enumerate(labels):
         o.append('<text x="%.1f" y="%d" text-anchor="middle">%s</text>'
