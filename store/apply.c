@@ -100,7 +100,10 @@ conflict_from_mv(struct actx *a, const struct crdt_mv *mv,
 			continue;
 		memcpy(v->value, e->value, e->value_len);
 		v->value_len = e->value_len;
-		if (sdb_log_id(a->txn, a->s, e->st.dev, e->st.seq,
+		if (e->st.seq == a->st.seq &&
+		    memcmp(e->st.dev, a->st.dev, ID_LEN) == 0)
+			memcpy(v->event_id, a->id, HASH_LEN);
+		else if (sdb_log_id(a->txn, a->s, e->st.dev, e->st.seq,
 		    v->event_id) != 0)
 			memset(v->event_id, 0, HASH_LEN);
 		memcpy(v->dev, e->st.dev, ID_LEN);
@@ -119,7 +122,7 @@ conflict_put(struct actx *a, const uint8_t cid[ID_LEN],
 
 	buf_init(&b, 0);
 	if ((rc = rec_conflict_encode(c, &b)) == 0)
-		rc = sdb_put(a->txn, a->s->dbi[DB_CONFLICTS], cid, ID_LEN,
+		rc = cache_put(a->s, a->txn, DB_CONFLICTS, cid, ID_LEN,
 		    b.p, b.len);
 	buf_reset(&b);
 	return rc;
@@ -132,7 +135,7 @@ conflict_get(struct actx *a, const uint8_t cid[ID_LEN],
 	MDB_val	v;
 	int	rc;
 
-	if ((rc = sdb_get(a->txn, a->s->dbi[DB_CONFLICTS], cid, ID_LEN,
+	if ((rc = cache_get(a->s, a->txn, DB_CONFLICTS, cid, ID_LEN,
 	    &v)) != 0)
 		return rc;
 	return rec_conflict_decode(v.mv_data, v.mv_size, c);
@@ -219,7 +222,7 @@ conflict_update(struct actx *a, const char *kind, const char *entity,
 		} else {
 			rc = conflict_get(a, oid, c);
 			if (rc == 0 && strcmp(c->status, "pending") == 0)
-				rc = sdb_del(a->txn, a->s->dbi[DB_CONFLICTS],
+				rc = cache_del(a->s, a->txn, DB_CONFLICTS,
 				    oid, ID_LEN);
 			else if (rc == CAJA_ENOTFOUND)
 				rc = 0;
@@ -1381,7 +1384,7 @@ apply_fork(struct store_batch *b, MDB_txn *txn, const struct event *ev,
 	sig_hasher_update(&h, key, ID_LEN);
 	sig_hasher_final(&h, full);
 	memcpy(cid, full, ID_LEN);
-	rc = sdb_get(txn, a->s->dbi[DB_CONFLICTS], cid, ID_LEN, &v);
+	rc = cache_get(a->s, txn, DB_CONFLICTS, cid, ID_LEN, &v);
 	if (rc != 0 && rc != CAJA_ENOTFOUND)
 		goto out;
 	if (rc == 0) {

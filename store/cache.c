@@ -4,9 +4,11 @@
  * run, not once per event.
  *
  * What it holds: device records (decoded: each event reads its author
- * several times and rewrites it) and the read-model records of products,
+ * several times and rewrites it), the read-model records of products,
  * customers, sales and totals (their canonical bytes: a product is read
- * and rewritten by every sale of it). A record absent from LMDB is cached
+ * and rewritten by every sale of it) and conflict records (a price
+ * written concurrently replaces its pending conflict at every write), and
+ * the ids of the events merged (conflict records name them). A record absent from LMDB is cached
  * as absent, so a miss costs one lookup.
  *
  * When it is active: only inside ingest_frames() (cache_begin() ...
@@ -41,6 +43,8 @@
 #define CACHE_BYTES_MAX	(32u << 20)
 #define CACHE_DEVS_MAX	256
 #define CACHE_SLOTS_MIN	1024	/* power of two */
+#define CACHE_KPRE	24	/* key bytes kept in the slot: most ids */
+#define CACHE_IDS	4096	/* event ids remembered (power of two) */
 
 enum { E_FREE, E_CLEAN, E_DIRTY };
 
@@ -54,6 +58,7 @@ struct centry {
 	uint16_t	 klen;
 	uint32_t	 vlen, cap;	/* value bytes, room after the key */
 	uint64_t	 hash;
+	uint8_t		 kpre[CACHE_KPRE];	/* the key's first bytes */
 	uint8_t		*mem;		/* key, then value */
 };
 
@@ -63,8 +68,16 @@ struct cdev {
 	struct sdb_dev	d;
 };
 
+/* The id of the event at (dev, seq) of the log, as merged by this batch. */
+struct cid {
+	uint64_t	seq;		/* 0: empty */
+	uint8_t		dev[ID_LEN];
+	uint8_t		id[HASH_LEN];
+};
+
 struct sdb_cache {
 	int		 on;
+	struct cid	*ids;		/* CACHE_IDS, direct-mapped */
 	struct centry	*slot;
 	size_t		 nslots, used;	/* used: non-free slots */
 	size_t		 bytes;
@@ -78,7 +91,7 @@ static int
 is_cached_db(int db)
 {
 	return db == DB_PRODUCTS || db == DB_CUSTOMERS || db == DB_SALES ||
-	    db == DB_TOTALS;
+	    db == DB_TOTALS || db == DB_CONFLICTS;
 }
 
 static struct sdb_cache *
@@ -139,8 +152,11 @@ lookup(struct sdb_cache *c, int db, const uint8_t *k, size_t kl,
 		e = &c->slot[i];
 		if (e->state == E_FREE)
 			return e;
+		/* the slot holds short keys whole: no miss on e->mem */
 		if (e->hash == h && e->db == db && e->klen == kl &&
-		    memcmp(e->mem, k, kl) == 0)
+		    memcmp(e->kpre, k, kl < CACHE_KPRE ? kl : CACHE_KPRE) ==
+		    0 && (kl <= CACHE_KPRE || memcmp(e->mem + CACHE_KPRE,
+		    k + CACHE_KPRE, kl - CACHE_KPRE) == 0))
 			return e;
 	}
 }
@@ -185,6 +201,7 @@ claim(struct sdb_cache *c, int db, const uint8_t *k, size_t kl,
 		if ((e->mem = malloc(kl + 64)) == NULL)
 			return CAJA_ENOMEM;
 		memcpy(e->mem, k, kl);
+		memcpy(e->kpre, k, kl < CACHE_KPRE ? kl : CACHE_KPRE);
 		e->state = E_CLEAN;
 		e->db = (uint8_t)db;
 		e->loaded = 0;
@@ -301,8 +318,11 @@ cache_set_on(struct store_batch *b, int on)
 void
 cache_drop(struct store_batch *b)
 {
-	if (b->cache != NULL)
-		entries_free(b->cache);
+	if (b->cache == NULL)
+		return;
+	entries_free(b->cache);
+	if (b->cache->ids != NULL)
+		memset(b->cache->ids, 0, CACHE_IDS * sizeof(*b->cache->ids));
 }
 
 void
@@ -311,6 +331,7 @@ cache_free(struct store_batch *b)
 	if (b->cache == NULL)
 		return;
 	entries_free(b->cache);
+	free(b->cache->ids);
 	free(b->cache->dev);
 	free(b->cache->prod);
 	buf_reset(&b->cache->enc);
@@ -329,7 +350,11 @@ ent_cmp(const void *x, const void *y)
 	if (a->db != b->db)
 		return a->db < b->db ? -1 : 1;
 	m = a->klen < b->klen ? a->klen : b->klen;
-	if ((c = memcmp(a->mem, b->mem, m)) != 0)
+	if ((c = memcmp(a->kpre, b->kpre, m < CACHE_KPRE ? m :
+	    CACHE_KPRE)) != 0)
+		return c;
+	if (m > CACHE_KPRE && (c = memcmp(a->mem + CACHE_KPRE,
+	    b->mem + CACHE_KPRE, m - CACHE_KPRE)) != 0)
 		return c;
 	return (a->klen > b->klen) - (a->klen < b->klen);
 }
@@ -649,4 +674,50 @@ cache_dev_sync(struct store *s, MDB_txn *txn)
 	}
 	c->on = 1;
 	return rc;
+}
+
+/* ---- event ids ---- */
+
+static struct cid *
+id_slot(struct sdb_cache *c, const uint8_t dev[ID_LEN], uint64_t seq)
+{
+	uint64_t	w;
+
+	memcpy(&w, dev, sizeof(w));
+	return &c->ids[(hash_of(DB_LOG, (const uint8_t *)&seq, sizeof(seq)) ^
+	    w) & (CACHE_IDS - 1)];
+}
+
+void
+cache_log_id_note(struct store_batch *b, const uint8_t dev[ID_LEN],
+    uint64_t seq, const uint8_t id[HASH_LEN])
+{
+	struct sdb_cache	*c = b->cache;
+	struct cid		*e;
+
+	if (c == NULL || !c->on || seq == 0)
+		return;
+	if (c->ids == NULL &&
+	    (c->ids = calloc(CACHE_IDS, sizeof(*c->ids))) == NULL)
+		return;		/* a memo: LMDB answers instead */
+	e = id_slot(c, dev, seq);
+	e->seq = seq;
+	memcpy(e->dev, dev, ID_LEN);
+	memcpy(e->id, id, HASH_LEN);
+}
+
+int
+cache_log_id(struct store *s, MDB_txn *txn, const uint8_t dev[ID_LEN],
+    uint64_t seq, uint8_t id[HASH_LEN])
+{
+	struct sdb_cache	*c;
+	struct cid		*e;
+
+	if ((c = active(s, txn)) == NULL || c->ids == NULL)
+		return 0;
+	e = id_slot(c, dev, seq);
+	if (e->seq != seq || memcmp(e->dev, dev, ID_LEN) != 0)
+		return 0;
+	memcpy(id, e->id, HASH_LEN);
+	return 1;
 }

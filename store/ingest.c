@@ -514,6 +514,7 @@ advance(struct ing *g, struct group *gr, int *progress, int final)
 			return rc;
 		if ((rc = put(g, SDB_OP_EVENT, NULL, it->id)) != 0)
 			return rc;
+		cache_log_id_note(g->b, it->dev, it->seq, it->id);
 		(void)hlc_recv(&g->s->hlc, g->ev->hlc, g->now_ms,
 		    g->s->max_skew_ms, &clamped);
 		g->b->clamped += (uint64_t)clamped;

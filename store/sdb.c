@@ -491,6 +491,8 @@ sdb_log_id(MDB_txn *txn, struct store *s, const uint8_t dev[ID_LEN],
 	MDB_val	v;
 	int	rc;
 
+	if (cache_log_id(s, txn, dev, seq, id))
+		return 0;
 	sdb_log_key(k, dev, seq);
 	if ((rc = sdb_get(txn, s->dbi[DB_LOG], k, sizeof(k), &v)) != 0)
 		return rc;

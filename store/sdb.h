@@ -240,6 +240,15 @@ int	cache_dev_put(struct store *, MDB_txn *, const struct sdb_dev *,
 	    int *rc);
 /* Writes the cached device records back (before a walk of them). */
 int	cache_dev_sync(struct store *, MDB_txn *) CAJA_WUR;
+/*
+ * Event ids of the log merged by the batch, remembered so that conflict
+ * records naming recent events need not read and hash them again.
+ * cache_log_id(): 1 when it knew (dev, seq), id set; 0: ask LMDB.
+ */
+void	cache_log_id_note(struct store_batch *, const uint8_t dev[ID_LEN],
+	    uint64_t seq, const uint8_t id[HASH_LEN]);
+int	cache_log_id(struct store *, MDB_txn *, const uint8_t dev[ID_LEN],
+	    uint64_t seq, uint8_t id[HASH_LEN]);
 
 /* apply.c */
 /*

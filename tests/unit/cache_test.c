@@ -180,6 +180,85 @@ Test(cache, batched_merge_equals_event_by_event)
 	store_close(&two);
 }
 
+/*
+ * Prices written concurrently on two registers: every write replaces the
+ * pending conflict, which names the events it holds. Through the cache
+ * (conflict records and event ids remembered in one call) or not (one
+ * event per batch), the conflict records come out the same, and name the
+ * events by their real ids.
+ */
+Test(cache, concurrent_prices_same_conflicts_as_event_by_event)
+{
+	struct store		*a, *b, *one, *each;
+	struct fx_frames	 f;
+	json_t			*ca, *c1, *ce, *v;
+	char			 json[128], da[HASH_HEX], d1[HASH_HEX];
+	char			 de[HASH_HEX];
+	size_t			 i, k;
+	int			 r;
+
+	a = fx_create(fx_path("a"), "caja-1");
+	b = fx_join(a, fx_path("b"), "caja-2", T0 + 100);
+	fx_sync(a, b, "a.exp", T0 + 200);
+	store_close(&b);
+	fx_clone(fx_path("b"), fx_path("one"));
+	fx_clone(fx_path("b"), fx_path("each"));
+	b = fx_open(fx_path("b"));
+	for (r = 0; r < 6; r++) {
+		snprintf(json, sizeof(json), "{\"product_id\":\"p1\","
+		    "\"price_bs\":\"5.%02d\"}", r);
+		fx_append(a, "PriceChanged", json, T0 + 1000 + (uint64_t)r);
+		snprintf(json, sizeof(json), "{\"product_id\":\"p1\","
+		    "\"price_bs\":\"6.%02d\"}", r);
+		fx_append(b, "PriceChanged", json, T0 + 1000 + (uint64_t)r);
+	}
+	fx_sync(b, a, "b.exp", T0 + 2000);
+	fx_frames_all(a, &f);
+	one = fx_open(fx_path("one"));
+	deliver_all(one, &f, f.n);
+	each = fx_open(fx_path("each"));
+	deliver_all(each, &f, 1);
+	fx_digest(a, da);
+	fx_digest(one, d1);
+	fx_digest(each, de);
+	cr_assert_str_eq(da, d1);
+	cr_assert_str_eq(da, de);
+
+	cr_assert_eq(store_conflicts_json(a, 0, &ca), 0);
+	cr_assert_eq(store_conflicts_json(one, 0, &c1), 0);
+	cr_assert_eq(store_conflicts_json(each, 0, &ce), 0);
+	cr_assert_eq(json_array_size(ca), 1, "one pending price conflict");
+	cr_assert(json_equal(ca, c1));
+	cr_assert(json_equal(ca, ce));
+	/* the last write of each register, named by its event id */
+	v = json_object_get(json_array_get(ca, 0), "values");
+	cr_assert_eq(json_array_size(v), 2);
+	for (k = 0; k < json_array_size(v); k++) {
+		const char	*id = json_string_value(json_object_get(
+		    json_array_get(v, k), "event_id"));
+		int		 found = 0;
+
+		cr_assert_not_null(id);
+		for (i = 0; i < f.n; i++) {
+			uint8_t	h[HASH_LEN];
+			char	hex[HASH_HEX];
+
+			sig_hash(h, f.p[i], f.len[i]);
+			ids_hex(hex, h, HASH_LEN);
+			found += strcmp(hex, id) == 0;
+		}
+		cr_assert_eq(found, 1, "event id %s names no event", id);
+	}
+	json_decref(ca);
+	json_decref(c1);
+	json_decref(ce);
+	fx_frames_free(&f);
+	store_close(&a);
+	store_close(&b);
+	store_close(&one);
+	store_close(&each);
+}
+
 Test(cache, map_growth_in_a_run_replays_without_the_cache)
 {
 	struct store		*a, *b, *t;
