@@ -968,6 +968,7 @@ loop_run(struct loop *l)
 		zap_handle(l->zap);
 		if (l->disco_pair != NULL)
 			handle_disco(l);
+		peer_rx_limit(l->peers, (items[0].revents & ZMQ_POLLIN) != 0);
 		peer_poll_done(l->peers, items + k, np);
 		/* Control requests and received events: one commit. */
 		handle_ctl(l);

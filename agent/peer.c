@@ -195,6 +195,7 @@ struct peers {
 	uint64_t		 enroll_accepted;
 	int			 more_push;
 	int			 more_rx;
+	size_t			 rx_frames_max;	/* peer_rx_limit() */
 };
 
 static uint64_t
@@ -1030,6 +1031,7 @@ peer_new(struct peers **out, void *zctx, struct store *st, struct zap *zap,
 		rc = CAJA_ENOMEM;
 		goto fail;
 	}
+	ps->rx_frames_max = PEER_RX_FRAMES;
 	ps->zctx = zctx;
 	ps->st = st;
 	ps->zap = zap;
@@ -1677,7 +1679,7 @@ router_read(struct peers *ps, uint64_t now)
 
 	ps->more_rx = 0;
 	while (ps->nrxmsg < PEER_RX_MSGS && ps->rxbytes < PEER_RX_BYTES &&
-	    ps->nrx < PEER_RX_FRAMES) {
+	    ps->nrx < ps->rx_frames_max) {
 		zmq_msg_init(&id);
 		if (zmq_msg_recv(&id, ps->router, ZMQ_DONTWAIT) == -1) {
 			zmq_msg_close(&id);
@@ -1817,6 +1819,12 @@ peer_pollitems(struct peers *ps, zmq_pollitem_t *it, size_t cap,
 	if (ps->more_push || ps->more_rx)
 		*timeout_ms = 0;
 	return n;
+}
+
+void
+peer_rx_limit(struct peers *ps, int ctl_waiting)
+{
+	ps->rx_frames_max = ctl_waiting ? PEER_RX_FRAMES_BUSY : PEER_RX_FRAMES;
 }
 
 void

@@ -33,7 +33,8 @@
  * peer whose DEALER is not writable. New local events are PUSHed to every
  * up peer that holds our log up to them. Received frames are ingested in
  * the loop's group-commit batch (peer_ingest(), between batch begin and
- * commit), at most PEER_RX_FRAMES a turn; refusals with retry are asked
+ * commit), at most PEER_RX_FRAMES a turn (PEER_RX_FRAMES_BUSY while
+ * control requests wait); refusals with retry are asked
  * again later, the others (bad signature, malformed, another store, a
  * device's own chain that does not link) count as bad frames of the peer
  * that sent them; PEER_BAD_LIMIT of them within PEER_BAD_WIN_MS close the
@@ -98,8 +99,13 @@
 #define PEER_SERVE_PEER		(2u << 20)
 #define PEER_RX_MSGS		512	/* messages read per turn */
 #define PEER_RX_BYTES		(8u << 20)	/* bytes read per turn */
-/* Events ingested per turn: the loop stays responsive in a catch-up. */
-#define PEER_RX_FRAMES		4096
+/*
+ * Events ingested per turn (one commit): many while nothing else waits, so
+ * that a catch-up pays few commits; fewer while a control request waits,
+ * so that appends stay prompt during a catch-up (peer_rx_limit).
+ */
+#define PEER_RX_FRAMES		16384
+#define PEER_RX_FRAMES_BUSY	4096
 #define PEER_PUSH_TURN		1024	/* own events pushed a turn */
 #define PEER_PROBE_ROUND_MS	3000
 #define PEER_PROBE_BACKOFF_MAX_MS 60000
@@ -143,6 +149,8 @@ size_t	peer_pollitems(struct peers *, zmq_pollitem_t *, size_t cap,
 	    long *timeout_ms);
 /* After zmq_poll: monitors, then reads up to a turn's budget. */
 void	peer_poll_done(struct peers *, const zmq_pollitem_t *, size_t n);
+/* Before peer_poll_done(): 1 when control requests wait to be served. */
+void	peer_rx_limit(struct peers *, int ctl_waiting);
 /* 1 when received frames wait for ingest. */
 int	peer_has_rx(const struct peers *);
 /*

@@ -165,6 +165,7 @@ append_payload(struct store_batch *b, int type, const char *entity,
 		b->dead = 1;
 		goto out;
 	}
+	b->local = 1;
 	if (out != NULL) {
 		memcpy(out->event_id, id, HASH_LEN);
 		memcpy(out->device_id, s->ids.device_id, ID_LEN);

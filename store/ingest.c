@@ -521,6 +521,7 @@ advance(struct ing *g, struct group *gr, int *progress, int final)
 		if ((rc = vclock_set(&g->vc, it->dev, it->seq)) != 0)
 			return rc;
 		g->rep->accepted++;
+		g->b->received = 1;
 		if (g->verdict != NULL)
 			g->verdict[it->idx] = INGEST_ACCEPTED;
 		it->st = ST_DONE;

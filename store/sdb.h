@@ -7,9 +7,10 @@
  *   meta       "store_id" "store_pk" "store_name" "device_id" "version"
  *              "hlc" "clamped" "refused": local, never in the digest
  *   log        device(16) seq(8) -> exact frame bytes
- *   ids        unused (was event id(32) -> device(16) seq(8): nothing
- *              looked events up by id, and its random keys cost a third
- *              of the merge rate; kept so that old stores open)
+ *   ids        never written or read: the index by event id is gone
+ *              (nothing looked events up by id, and its random keys made
+ *              every merge slower); the database is still created and
+ *              opened, and a store made before may hold entries in it
  *   devices    device(16) -> device record (struct sdb_dev, msgpack)
  *   invites    invite pk(32) -> invite record
  *   products, customers, sales   entity id -> canonical record (rec.c)
@@ -109,6 +110,8 @@ struct store_batch {
 					 * when txn ends: sdb_batch_txn_end() */
 	uint64_t	 clamped;
 	uint64_t	 refused[CAJA_ERR_MAX];
+	int		 local;		/* holds events appended here */
+	int		 received;	/* holds events merged from elsewhere */
 };
 
 /* A device record. */

@@ -364,6 +364,29 @@ batch_meta(struct store_batch *b)
 	return sdb_meta_put(b->txn, s, "refused", blob, sizeof(blob));
 }
 
+/*
+ * Commits b's transaction. A batch of events merged from elsewhere and
+ * nothing appended here skips the sync of LMDB's meta page
+ * (MDB_NOMETASYNC): its data pages are synced, and a power cut can undo
+ * this commit only (never corrupt the store) until the next commit syncs
+ * the meta page with its own. Nothing was promised for those events: they
+ * are still on the registers that sent them, and come again. Appends,
+ * which clients are told are durable, always sync both.
+ */
+static int
+commit(struct store_batch *b)
+{
+	MDB_env	*env = b->s->env;
+	int	 lazy = b->received && !b->local && !b->s->nosync, rc;
+
+	if (lazy && mdb_env_set_flags(env, MDB_NOMETASYNC, 1) != 0)
+		lazy = 0;
+	rc = sdb_err(mdb_txn_commit(b->txn));
+	if (lazy)
+		(void)mdb_env_set_flags(env, MDB_NOMETASYNC, 0);
+	return rc;
+}
+
 int
 store_batch_commit(struct store_batch **bp)
 {
@@ -383,7 +406,7 @@ store_batch_commit(struct store_batch **bp)
 		if (rc == 0)
 			rc = batch_meta(b);
 		if (rc == 0) {
-			rc = sdb_err(mdb_txn_commit(b->txn));
+			rc = commit(b);
 			b->txn = NULL;	/* committed or freed */
 			sdb_batch_txn_end(b);
 		}

@@ -325,7 +325,12 @@ store_import(struct store *s, const char *path, uint64_t now_ms,
 		memcpy(pend, next, nnext * sizeof(*pend));
 		npend = nnext;
 	}
-	rc = 0;
+	/* Its batches were received ones (store.c commit()): make the last
+	 * durable before the import is reported done. */
+	rc = s->nosync ? 0 : sdb_err(mdb_env_sync(s->env, 1));
+	if (rc != 0)
+		snprintf(errmsg, STORE_ERRMSG, "import: sync: %s",
+		    err_str(rc));
 out:
 	store_batch_abort(&b);
 	if (map != MAP_FAILED)
