@@ -3,38 +3,12 @@
  */
 #include <ctype.h>
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
 #include "agent/cloudmsg.h"
-#include "proto/sig.h"
-
-int
-cloudmsg_vclock_compact(const struct vclock *vc, struct buf *b)
-{
-	char		 hex[ID_HEX], num[24];
-	uint32_t	 i;
-	int		 rc = 0;
-
-	buf_clear(b);
-	for (i = 0; i < vc->n && rc == 0; i++) {
-		ids_hex(hex, vc->e[i].dev, ID_LEN);
-		(void)snprintf(num, sizeof(num), ":%" PRIu64, vc->e[i].seq);
-		if (i > 0)
-			rc = buf_add(b, ",", 1);
-		if (rc == 0)
-			rc = buf_add(b, hex, ID_HEX - 1);
-		if (rc == 0)
-			rc = buf_add(b, num, strlen(num));
-	}
-	if (rc == 0)
-		rc = buf_add(b, "", 1);
-	return rc;
-}
 
 static int
 parse_seq(const char *p, size_t n, uint64_t *out)
@@ -222,63 +196,6 @@ cloudmsg_error_text(const char *body, size_t len, char *out, size_t cap)
 	memcpy(tmp, body, n);
 	tmp[n] = '\0';
 	copy_text(out, cap, tmp);
-}
-
-static int
-arg_cmp(const void *x, const void *y)
-{
-	const struct cloudmsg_arg	*a = x, *b = y;
-	int				 c;
-
-	if ((c = strcmp(a->name, b->name)) != 0)
-		return c;
-	return strcmp(a->value, b->value);
-}
-
-static int
-line(struct buf *b, const char *s)
-{
-	int	rc;
-
-	if (s == NULL)
-		s = "";
-	if ((rc = buf_add(b, s, strlen(s))) != 0)
-		return rc;
-	return buf_add(b, "\n", 1);
-}
-
-int
-cloudmsg_sign_message(struct buf *b, const char *method, const char *path,
-    const char *store, const char *device, const char *time_ms,
-    struct cloudmsg_arg *args, size_t nargs, const uint8_t *body,
-    size_t body_len)
-{
-	uint8_t	h[HASH_LEN];
-	char	hex[HASH_HEX];
-	size_t	i;
-	int	rc;
-
-	buf_clear(b);
-	if (nargs > 1)
-		qsort(args, nargs, sizeof(*args), arg_cmp);
-	if ((rc = line(b, "caja-cloud-req-v1")) != 0 ||
-	    (rc = line(b, method)) != 0 || (rc = line(b, path)) != 0 ||
-	    (rc = line(b, store)) != 0 || (rc = line(b, device)) != 0 ||
-	    (rc = line(b, time_ms)) != 0)
-		return rc;
-	for (i = 0; i < nargs; i++) {
-		if (i > 0 && (rc = buf_add(b, "&", 1)) != 0)
-			return rc;
-		if ((rc = buf_add(b, args[i].name, strlen(args[i].name))) ||
-		    (rc = buf_add(b, "=", 1)) ||
-		    (rc = buf_add(b, args[i].value, strlen(args[i].value))))
-			return rc;
-	}
-	if ((rc = buf_add(b, "\n", 1)) != 0)
-		return rc;
-	sig_hash(h, body != NULL ? body : (const uint8_t *)"", body_len);
-	ids_hex(hex, h, HASH_LEN);
-	return buf_add(b, hex, HASH_HEX - 1);
 }
 
 uint32_t

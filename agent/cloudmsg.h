@@ -1,10 +1,11 @@
 /*
  * cloudmsg: the bytes of the uplink's conversation with caja-cloud
- * (tools/caja-cloud/API.md), without any I/O: vector clocks in the
- * compact `device:seq,...` form and as JSON, the push answer, the message
- * a signed request signs, Retry-After. Pure; any thread. Untrusted input
- * (answers of the cloud) is bounded and returns CAJA_EDECODE when
- * malformed, never aborts.
+ * (tools/caja-cloud/API.md), without any I/O: vector clocks read in the
+ * compact `device:seq,...` form (written by vclock_compact(), proto/vclock.h)
+ * and as JSON, the push answer, Retry-After. The message a signed request
+ * signs is proto/cloudreq.h's. Pure; any thread. Untrusted input (answers
+ * of the cloud) is bounded and returns CAJA_EDECODE when malformed, never
+ * aborts.
  */
 #ifndef CAJA_CLOUDMSG_H
 #define CAJA_CLOUDMSG_H
@@ -21,9 +22,6 @@
 #define CLOUDMSG_ERRMSG		200
 #define CLOUDMSG_BODY_MAX	(64u << 20)	/* answer bytes read at most */
 
-/* Compact text of vc ("" when empty), NUL-terminated in out. */
-int	cloudmsg_vclock_compact(const struct vclock *, struct buf *out)
-	    CAJA_WUR;
 /* "device:seq,device:seq" (32 hex digits each; empty: none). */
 int	cloudmsg_vclock_parse(const char *, struct vclock *) CAJA_WUR;
 
@@ -52,23 +50,6 @@ int	cloudmsg_push_parse(const char *body, size_t len,
 /* The "error" of an error answer, or a short excerpt of the body. */
 void	cloudmsg_error_text(const char *body, size_t len, char *out,
 	    size_t cap);
-
-/* A query argument of a signed request. */
-struct cloudmsg_arg {
-	const char	*name;
-	const char	*value;
-};
-
-/*
- * The message a signed request signs (API.md "Signed requests"): 8 lines
- * joined by "\n": "caja-cloud-req-v1", method, path, store, device, time,
- * the query arguments sorted by name then value as name=value joined by
- * "&", the hex BLAKE2b-256 of the body. args is sorted in place.
- */
-int	cloudmsg_sign_message(struct buf *out, const char *method,
-	    const char *path, const char *store, const char *device,
-	    const char *time_ms, struct cloudmsg_arg *args, size_t nargs,
-	    const uint8_t *body, size_t body_len) CAJA_WUR;
 
 /* Retry-After in seconds (delta-seconds form only); 0 when absent or bad,
  * capped at 3600. */

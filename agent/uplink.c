@@ -16,7 +16,6 @@
 
 #include <curl/curl.h>
 #include <sodium.h>
-#include <zlib.h>
 #include <zmq.h>
 
 #include "agent/breaker.h"
@@ -25,13 +24,14 @@
 #include "agent/log.h"
 #include "agent/pace.h"
 #include "agent/uplink.h"
+#include "proto/cloudreq.h"
+#include "proto/gzip.h"
 #include "proto/ids.h"
 #include "proto/sig.h"
 
 enum { JOB_PUSH = 1, JOB_PULL, JOB_STOP };
 
 #define HDR_VC_MAX	(VCLOCK_MAX * 64)	/* X-Caja-Vector-Clock */
-#define GZIP_LEVEL	6
 #define PULL_FRAMES_MAX	10000	/* frames in one pull answer */
 
 /* Main -> thread, frame 1 (frame 2: push body or pull `since`). */
@@ -228,33 +228,6 @@ xfer_cb(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut,
 	return atomic_load(&t->stop) ? 1 : 0;
 }
 
-static int
-gzip_body(const uint8_t *p, size_t len, struct buf *out)
-{
-	z_stream	z;
-	uLong		bound;
-	int		zr;
-
-	memset(&z, 0, sizeof(z));
-	if (deflateInit2(&z, GZIP_LEVEL, Z_DEFLATED, 15 + 16, 8,
-	    Z_DEFAULT_STRATEGY) != Z_OK)
-		return CAJA_ENOMEM;
-	bound = deflateBound(&z, (uLong)len) + 32;
-	buf_clear(out);
-	if (buf_reserve(out, bound) != 0) {
-		deflateEnd(&z);
-		return CAJA_ENOMEM;
-	}
-	z.next_in = (Bytef *)(uintptr_t)p;
-	z.avail_in = (uInt)len;
-	z.next_out = out->p;
-	z.avail_out = (uInt)bound;
-	zr = deflate(&z, Z_FINISH);
-	out->len = z.total_out;
-	deflateEnd(&z);
-	return zr == Z_STREAM_END ? 0 : CAJA_EIO;
-}
-
 static struct curl_slist *
 hdr(struct curl_slist *l, int *bad, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -289,7 +262,7 @@ static void
 thr_request(struct uthread *t, const struct job *j, struct result *r)
 {
 	struct curl_slist	*h = NULL;
-	struct cloudmsg_arg	 args[3];
+	struct cloudreq_arg	 args[3];
 	char			 ebuf[CURL_ERROR_SIZE], tms[24], maxs[16];
 	char			 sighex[SIG_LEN * 2 + 1], le[CLOUDMSG_ERRMSG];
 	uint8_t			 sig[SIG_LEN];
@@ -308,7 +281,7 @@ thr_request(struct uthread *t, const struct job *j, struct result *r)
 	curl_easy_reset(t->curl);
 	if (j->kind == JOB_PUSH) {
 		r->bytes_raw = t->in.len;
-		if ((rc = gzip_body(t->in.p, t->in.len, &t->gz)) != 0) {
+		if ((rc = gzip_encode(t->in.p, t->in.len, &t->gz)) != 0) {
 			msgf(r->err, sizeof(r->err), "gzip: %s", err_str(rc));
 			return;
 		}
@@ -342,9 +315,8 @@ thr_request(struct uthread *t, const struct job *j, struct result *r)
 		args[1].value = since;
 		args[2].name = "max";
 		args[2].value = maxs;
-		if ((rc = cloudmsg_sign_message(&t->msg, "GET",
-		    "/v2/sync/pull", t->store_hex, t->dev_hex, tms, args, 3,
-		    NULL, 0)) != 0)
+		if ((rc = cloudreq_message(&t->msg, "GET", "/v2/sync/pull",
+		    t->store_hex, t->dev_hex, tms, args, 3, NULL, 0)) != 0)
 			goto nomem;
 		sig_sign(t->key, t->msg.p, t->msg.len, sig);
 		ids_hex(sighex, sig, SIG_LEN);
@@ -603,7 +575,7 @@ start_pull(struct uplink *u, uint64_t now)
 	int		rc;
 
 	buf_init(&text, 0);
-	if ((rc = cloudmsg_vclock_compact(&u->vc, &text)) == 0)
+	if ((rc = vclock_compact(&u->vc, &text)) == 0)
 		rc = send_job(u, JOB_PULL, text.p, text.len, 0, now);
 	buf_reset(&text);
 	if (rc == 0)

@@ -1,6 +1,8 @@
 /*
  * vclock: vector clocks over device ids, kept sorted by device id.
  */
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "proto/vclock.h"
@@ -175,4 +177,27 @@ int
 vclock_apply_delta(struct vclock *base, const struct vclock *delta)
 {
 	return vclock_merge(base, delta);
+}
+
+int
+vclock_compact(const struct vclock *v, struct buf *b)
+{
+	char		 hex[ID_HEX], num[24];
+	uint32_t	 i;
+	int		 rc = 0;
+
+	buf_clear(b);
+	for (i = 0; i < v->n && rc == 0; i++) {
+		ids_hex(hex, v->e[i].dev, ID_LEN);
+		(void)snprintf(num, sizeof(num), ":%" PRIu64, v->e[i].seq);
+		if (i > 0)
+			rc = buf_add(b, ",", 1);
+		if (rc == 0)
+			rc = buf_add(b, hex, ID_HEX - 1);
+		if (rc == 0)
+			rc = buf_add(b, num, strlen(num));
+	}
+	if (rc == 0)
+		rc = buf_add(b, "", 1);
+	return rc;
 }

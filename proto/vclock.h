@@ -2,7 +2,9 @@
  * vclock: vector clocks over device ids, {device: highest contiguous seq}.
  *
  * Entries are kept sorted by device id, at most VCLOCK_MAX entries; a
- * missing entry is 0. Plain values: copy with struct assignment. Pure.
+ * missing entry is 0. Plain values: copy with struct assignment. The
+ * compact text form, "device:seq,device:seq" (tools/caja-cloud/API.md),
+ * is written here for the uplink and caja-cloud alike. Pure.
  */
 #ifndef CAJA_VCLOCK_H
 #define CAJA_VCLOCK_H
@@ -10,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proto/buf.h"
 #include "proto/err.h"
 #include "proto/ids.h"
 
@@ -53,5 +56,13 @@ int		vclock_delta(const struct vclock *base, const struct vclock *cur,
 		    struct vclock *delta) CAJA_WUR;
 int		vclock_apply_delta(struct vclock *base,
 		    const struct vclock *delta) CAJA_WUR;
+/*
+ * The compact text of v into out (cleared first), NUL-terminated: each
+ * entry as 32 lowercase hex digits of the device, ':', the seq in
+ * decimal, in device order, joined by ','; "" when v is empty. out->len
+ * counts the NUL. CAJA_ENOMEM, or CAJA_ETOOBIG past out's maximum.
+ */
+int		vclock_compact(const struct vclock *v, struct buf *out)
+		    CAJA_WUR;
 
 #endif

@@ -129,3 +129,54 @@ Test(vclock, delta_round_trip)
 	cr_assert_eq(vclock_delta(&cur, &cur, &delta), 0);
 	cr_assert_eq(delta.n, 0);
 }
+
+/* The compact text (API.md): device hex ':' seq, in device order, ','. */
+Test(vclock, compact_text)
+{
+	struct vclock	v;
+	struct buf	b;
+	uint8_t		d[ID_LEN];
+
+	buf_init(&b, 0);
+	vclock_init(&v);
+	cr_assert_eq(vclock_compact(&v, &b), 0);
+	cr_assert_eq(b.len, 1, "the NUL alone");
+	cr_assert_str_eq((const char *)b.p, "");
+	cr_assert_eq(ids_unhex(d, ID_LEN, "74f510067d5f683ba7eb61a7cea0cc34"),
+	    0);
+	cr_assert_eq(vclock_set(&v, d, 9), 0);
+	cr_assert_eq(ids_unhex(d, ID_LEN, "2553e8edbd9dc75b7569f5749c101354"),
+	    0);
+	cr_assert_eq(vclock_set(&v, d, UINT64_MAX), 0);
+	cr_assert_eq(vclock_compact(&v, &b), 0);
+	cr_assert_str_eq((const char *)b.p,
+	    "2553e8edbd9dc75b7569f5749c101354:18446744073709551615,"
+	    "74f510067d5f683ba7eb61a7cea0cc34:9");
+	cr_assert_eq(b.len, strlen((const char *)b.p) + 1);
+	buf_reset(&b);
+}
+
+Test(vclock, compact_text_is_bounded)
+{
+	struct vclock	v;
+	struct buf	b;
+	uint8_t		d[ID_LEN];
+	uint32_t	i;
+
+	vclock_init(&v);
+	memset(d, 0, sizeof(d));
+	for (i = 0; i < VCLOCK_MAX; i++) {
+		d[ID_LEN - 1] = (uint8_t)i;
+		cr_assert_eq(vclock_set(&v, d, 1000 + i), 0);
+	}
+	buf_init(&b, 0);
+	cr_assert_eq(vclock_compact(&v, &b), 0);
+	/* 64 entries of 32 + 1 + 4 characters, 63 commas, the NUL */
+	cr_assert_eq(b.len, VCLOCK_MAX * 37 + VCLOCK_MAX - 1 + 1);
+	cr_assert_eq(memcmp(b.p, "00000000000000000000000000000000:1000,"
+	    "00000000000000000000000000000001:1001,", 76), 0);
+	buf_reset(&b);
+	buf_init(&b, 100);
+	cr_assert_eq(vclock_compact(&v, &b), CAJA_ETOOBIG);
+	buf_reset(&b);
+}

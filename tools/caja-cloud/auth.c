@@ -1,10 +1,12 @@
 /*
- * auth: signed requests and the admin token.
+ * auth: the admin token.
  *
  * A pull hands out a store's events, so it must come from a device
  * enrolled in that store: the device signs the request (API.md "Signed
  * requests") with its Ed25519 key, the one that signs its events. Store
- * ids are not secrets (mDNS announces them); device keys are.
+ * ids are not secrets (mDNS announces them); device keys are. The message
+ * signed is proto/cloudreq.c's, the same the agent's uplink signs;
+ * http.c checks it.
  *
  * The head office writes through POST /v2/stores/{id}/events with a
  * bearer token kept in DATA/admin.token (created by enroll, mode 0600).
@@ -21,63 +23,6 @@
 
 #include "proto/sig.h"
 #include "tools/caja-cloud/cloud.h"
-
-static int
-arg_cmp(const void *x, const void *y)
-{
-	const struct cauth_arg	*a = x, *b = y;
-	int			 c;
-
-	if ((c = strcmp(a->name, b->name)) != 0)
-		return c;
-	return strcmp(a->value, b->value);
-}
-
-static int
-line(struct buf *b, const char *s)
-{
-	int	rc;
-
-	if (s == NULL)
-		s = "";
-	if ((rc = buf_add(b, s, strlen(s))) != 0)
-		return rc;
-	return buf_add(b, "\n", 1);
-}
-
-int
-cauth_message(struct buf *b, const char *method, const char *path,
-    const char *store, const char *device, const char *time_ms,
-    struct cauth_arg *args, size_t nargs, const uint8_t *body,
-    size_t body_len)
-{
-	uint8_t	h[HASH_LEN];
-	char	hex[HASH_HEX];
-	size_t	i;
-	int	rc;
-
-	buf_clear(b);
-	if (nargs > 0)
-		qsort(args, nargs, sizeof(*args), arg_cmp);
-	if ((rc = line(b, "caja-cloud-req-v1")) != 0 ||
-	    (rc = line(b, method)) != 0 || (rc = line(b, path)) != 0 ||
-	    (rc = line(b, store)) != 0 || (rc = line(b, device)) != 0 ||
-	    (rc = line(b, time_ms)) != 0)
-		return rc;
-	for (i = 0; i < nargs; i++) {
-		if (i > 0 && (rc = buf_add(b, "&", 1)) != 0)
-			return rc;
-		if ((rc = buf_add(b, args[i].name, strlen(args[i].name))) ||
-		    (rc = buf_add(b, "=", 1)) ||
-		    (rc = buf_add(b, args[i].value, strlen(args[i].value))))
-			return rc;
-	}
-	if ((rc = buf_add(b, "\n", 1)) != 0)
-		return rc;
-	sig_hash(h, body != NULL ? body : (const uint8_t *)"", body_len);
-	ids_hex(hex, h, HASH_LEN);
-	return buf_add(b, hex, HASH_HEX - 1);
-}
 
 int
 cauth_admin_token(const char *data_dir, int create, char *out, size_t cap)

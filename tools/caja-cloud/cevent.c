@@ -1,11 +1,11 @@
 /*
- * cevent: an event's exact bytes as JSON, and vector clocks as text.
+ * cevent: an event's exact bytes as JSON; vector clocks as JSON, and
+ * read from text (vclock_compact(), proto/vclock.h, writes it).
  *
  * The JSON form is what the events table keeps next to the signed bytes,
  * and the "full JSON event" of the bytes-per-event benchmark.
  */
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,29 +124,6 @@ out:
 		json_decref(o);
 	else
 		*out = o;
-	return rc;
-}
-
-int
-cevent_vclock_compact(const struct vclock *vc, struct buf *b)
-{
-	char		 hex[ID_HEX], num[24];
-	uint32_t	 i;
-	int		 rc = 0;
-
-	buf_clear(b);
-	for (i = 0; i < vc->n && rc == 0; i++) {
-		ids_hex(hex, vc->e[i].dev, ID_LEN);
-		snprintf(num, sizeof(num), ":%" PRIu64, vc->e[i].seq);
-		if (i > 0)
-			rc = buf_add(b, ",", 1);
-		if (rc == 0)
-			rc = buf_add(b, hex, ID_HEX - 1);
-		if (rc == 0)
-			rc = buf_add(b, num, strlen(num));
-	}
-	if (rc == 0)
-		rc = buf_add(b, "", 1);
 	return rc;
 }
 

@@ -13,7 +13,8 @@
  *   cevent_  cevent.c   an event's exact bytes -> the JSON of its fields
  *   cpush_   push.c     POST /v2/sync/push and head-office events
  *   cloud_   util.c     logging, clocks, defaults
- *   cauth_   auth.c     signed requests (pull) and the admin token
+ *   cauth_   auth.c     the admin token (the message a signed pull
+ *                       signs: proto/cloudreq.h)
  *   crate_   http.c     per-device token buckets
  *   cmet_    http.c     Prometheus counters
  *   chttp_   http.c     libmicrohttpd server and routing; GET /v2/sync/pull
@@ -185,8 +186,6 @@ int	cevent_to_json(const uint8_t *frame, size_t len, json_t **out)
 	    CAJA_WUR;
 /* {device hex: seq} of a vclock; NULL on ENOMEM. */
 json_t	*cevent_vclock_json(const struct vclock *);
-/* "dev:seq,dev:seq" (compact form, API.md) into b (NUL-terminated). */
-int	cevent_vclock_compact(const struct vclock *, struct buf *b) CAJA_WUR;
 /*
  * Parses a vector clock: JSON {"hex": seq, ...} or the compact form
  * "hex:seq,hex:seq"; empty text is the empty clock. CAJA_EDECODE.
@@ -251,21 +250,6 @@ int	cstore_sync_conflicts(struct cstore *, struct cdb *,
 
 /* ---- auth.c ---- */
 
-/*
- * The message a signed request signs (API.md "Signed requests"):
- *   "caja-cloud-req-v1\n" METHOD "\n" PATH "\n" STORE "\n" DEVICE "\n"
- *   TIME "\n" QUERY "\n" BODYHASH
- * QUERY: the decoded query arguments other than none, sorted by name,
- * "name=value" joined by "&"; BODYHASH: hex BLAKE2b-256 of the body.
- */
-struct cauth_arg {
-	const char	*name;
-	const char	*value;
-};
-int	cauth_message(struct buf *, const char *method, const char *path,
-	    const char *store, const char *device, const char *time_ms,
-	    struct cauth_arg *args, size_t nargs, const uint8_t *body,
-	    size_t body_len) CAJA_WUR;
 /* Reads or creates DATA/admin.token (64 hex digits, mode 0600). */
 int	cauth_admin_token(const char *data_dir, int create, char *out,
 	    size_t cap) CAJA_WUR;
@@ -334,7 +318,5 @@ void	cpush_head_office(const struct cloud_conf *, struct cdb *,
 /* Inflates a gzip or zlib body into out (at most max bytes). */
 int	cpush_inflate(const uint8_t *in, size_t len, size_t max,
 	    struct buf *out) CAJA_WUR;
-/* Compresses in as gzip into out. */
-int	cpush_gzip(const uint8_t *in, size_t len, struct buf *out) CAJA_WUR;
 
 #endif

@@ -24,6 +24,8 @@
 
 #include <microhttpd.h>
 
+#include "proto/cloudreq.h"
+#include "proto/gzip.h"
 #include "proto/sig.h"
 #include "tools/caja-cloud/cloud.h"
 
@@ -433,7 +435,7 @@ h_metrics(struct chttp *h, struct cresp *r)
 }
 
 struct args {
-	struct cauth_arg	a[16];
+	struct cloudreq_arg	a[16];
 	size_t			n;
 	int			overflow;
 };
@@ -500,7 +502,7 @@ check_signed(struct MHD_Connection *c, struct cstore *cs, const char *method,
 		return 400;
 	}
 	buf_init(&msg, 0);
-	rc = cauth_message(&msg, method, url, cstore_id(cs), dev, tm, x.a,
+	rc = cloudreq_message(&msg, method, url, cstore_id(cs), dev, tm, x.a,
 	    x.n, body, len);
 	if (rc == 0)
 		rc = sig_verify(d.pk, msg.p, msg.len, sig);
@@ -574,7 +576,7 @@ h_pull(struct chttp *h, struct MHD_Connection *c, const char *url,
 	if (rc == 0)
 		rc = store_vclock(cstore_store(cs), vc);
 	cstore_unlock(cs);
-	if (rc != 0 || cevent_vclock_compact(vc, &vtext) != 0) {
+	if (rc != 0 || vclock_compact(vc, &vtext) != 0) {
 		cresp_error(r, 500, "pull: %s", err_str(rc));
 		goto done;
 	}
@@ -586,7 +588,7 @@ h_pull(struct chttp *h, struct MHD_Connection *c, const char *url,
 	r->hdr_vclock = strdup((const char *)vtext.p);
 	ae = header(c, MHD_HTTP_HEADER_ACCEPT_ENCODING);
 	if (ae != NULL && strstr(ae, "gzip") != NULL && out.len > 1024 &&
-	    cpush_gzip(out.p, out.len, &z) == 0) {
+	    gzip_encode(out.p, out.len, &z) == 0) {
 		r->encoding = "gzip";
 		r->body = z.p;
 		r->len = z.len;

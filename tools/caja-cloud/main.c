@@ -28,6 +28,7 @@
 #include <curl/curl.h>
 #include <sodium.h>
 
+#include "proto/cloudreq.h"
 #include "proto/ident.h"
 #include "proto/sig.h"
 #include "tools/caja-cloud/cloud.h"
@@ -435,7 +436,7 @@ cmd_sign(int argc, char **argv)
 	struct store		*s = NULL;
 	struct store_ids	 ids;
 	const struct sig_key	*key;
-	struct cauth_arg	 args[16];
+	struct cloudreq_arg	 args[16];
 	struct buf		 msg, body;
 	const char		*dir = NULL, *path = NULL, *method = "GET";
 	const char		*bodyf = NULL;
@@ -486,7 +487,7 @@ cmd_sign(int argc, char **argv)
 	ids_hex(did, ids.device_id, ID_LEN);
 	snprintf(tm, sizeof(tm), "%" PRIu64, t ? t : cloud_wall_ms());
 	buf_init(&msg, 0);
-	if ((rc = cauth_message(&msg, method, path, sid, did, tm, args, n,
+	if ((rc = cloudreq_message(&msg, method, path, sid, did, tm, args, n,
 	    body.p, body.len)) != 0)
 		fail("%s", err_str(rc));
 	sig_sign(key, msg.p, msg.len, sig);

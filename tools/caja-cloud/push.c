@@ -72,33 +72,6 @@ cpush_inflate(const uint8_t *in, size_t len, size_t max, struct buf *out)
 	return rc;
 }
 
-int
-cpush_gzip(const uint8_t *in, size_t len, struct buf *out)
-{
-	z_stream	z;
-	uLong		bound;
-	int		rc;
-
-	buf_clear(out);
-	memset(&z, 0, sizeof(z));
-	if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8,
-	    Z_DEFAULT_STRATEGY) != Z_OK)
-		return CAJA_ENOMEM;
-	bound = deflateBound(&z, (uLong)len) + 32;
-	if ((rc = buf_reserve(out, bound)) != 0) {
-		deflateEnd(&z);
-		return rc;
-	}
-	z.next_in = (Bytef *)(uintptr_t)in;
-	z.avail_in = (uInt)len;
-	z.next_out = out->p;
-	z.avail_out = (uInt)bound;
-	rc = deflate(&z, Z_FINISH) == Z_STREAM_END ? 0 : CAJA_ENOMEM;
-	out->len = bound - z.avail_out;
-	deflateEnd(&z);
-	return rc;
-}
-
 /* ---- frames of a body ---- */
 
 struct frames {
