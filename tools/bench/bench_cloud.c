@@ -8,10 +8,11 @@
  *                    [--skip-limits] [--json]
  *
  * 1. A store of D registers (an admin and D-1 joined). The admin sets up
- *    the catalog (NPRODUCTS products with name, barcode, prices and
- *    stock; NCUSTOMERS customers with name, phone and address); every
- *    register imports it, then writes its share of N events of the POS
- *    mix, offline from the others (mix_event()). Each mix event is
+ *    the catalog (BENCH_NPRODUCTS products with name, barcode, prices
+ *    and stock; BENCH_NCUSTOMERS customers with name, phone and address:
+ *    bench_catalog_event()); every register imports it, then writes its
+ *    share of N events of the POS mix, offline from the others
+ *    (bench_mix_event(), BENCH_MIX_FULL; benchutil.c). Each mix event is
  *    committed on its own, so that the entity's full state right after
  *    it can be read (store_get_json) and its sizes measured (sizes
  *    below). The registers' events are merged into the admin's store,
@@ -66,29 +67,19 @@
 #include <unistd.h>
 
 #include "proto/event.h"
+#include "proto/gzip.h"
 #include "proto/sig.h"
 #include "store/store.h"
 #include "tools/bench/bench.h"
 #include "tools/caja-cloud/cloud.h"
 
 #define MAXDEV		16
-#define NPRODUCTS	2000
-#define NCUSTOMERS	500
 #define FILL_BATCH	10000
 #define NTYPES		7
 #define BODY_MAX	(4u << 20)	/* raw bytes per push, as the uplink's
 					 * UPLINK_BATCH_BYTES */
 
-static uint64_t	 rng = 0x9e3779b97f4a7c15ull;
-
-static uint64_t
-rnd(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
+static uint64_t	 rng = BENCH_RNG_SEED;
 
 static void
 die(const char *what, int rc, const char *msg)
@@ -96,178 +87,6 @@ die(const char *what, int rc, const char *msg)
 	fprintf(stderr, "bench_cloud: %s: %s%s%s\n", what, err_str(rc),
 	    msg && *msg ? ": " : "", msg ? msg : "");
 	exit(2);
-}
-
-static const char *
-money(char *buf, size_t cap, uint64_t cents)
-{
-	snprintf(buf, cap, "%" PRIu64 ".%02" PRIu64, cents / 100, cents % 100);
-	return buf;
-}
-
-/* ---- the catalog and the POS mix ---- */
-
-static const char *const brands[] = { "Polar", "PAN", "Mavesa", "Nestle",
-    "Colgate", "Savoy", "Diablitos", "Frica", "Primor", "Ronco" };
-static const char *const items[] = { "Harina de maiz", "Arroz blanco",
-    "Aceite vegetal", "Pasta larga", "Cafe molido", "Leche en polvo",
-    "Azucar refinada", "Mantequilla", "Jabon de tocador", "Atun en aceite",
-    "Galletas de soda", "Refresco de cola" };
-static const char *const sizes[] = { "1 kg", "500 g", "1 L", "2 L",
-    "250 g", "900 g", "12 und", "170 g" };
-static const char *const first[] = { "Maria", "Jose", "Luis", "Carmen",
-    "Ana", "Carlos", "Rosa", "Pedro", "Yolanda", "Jesus" };
-static const char *const last[] = { "Perez", "Gonzalez", "Rodriguez",
-    "Hernandez", "Garcia", "Martinez", "Lopez", "Ramirez" };
-static const char *const streets[] = { "Av. Bolivar", "Calle Sucre",
-    "Av. Urdaneta", "Calle Miranda", "Av. Lara", "Calle Paez" };
-static const char *const cities[] = { "Valencia", "Maracay",
-    "Barquisimeto", "Caracas", "Maracaibo" };
-
-#define PICK(a)	((a)[rnd() % (sizeof(a) / sizeof((a)[0]))])
-
-static void
-product_name(char *buf, size_t cap)
-{
-	snprintf(buf, cap, "%s %s %s", PICK(items), PICK(brands), PICK(sizes));
-}
-
-static void
-phone(char *buf, size_t cap)
-{
-	snprintf(buf, cap, "+58 4%02d %03d %04d", (int)(12 + rnd() % 14),
-	    (int)(rnd() % 1000), (int)(rnd() % 10000));
-}
-
-static void
-address(char *buf, size_t cap)
-{
-	snprintf(buf, cap, "%s %d, %s", PICK(streets), (int)(1 + rnd() % 200),
-	    PICK(cities));
-}
-
-/* The set-up of the admin register: every product (name, barcode,
- * active; both prices; initial stock) and every customer. */
-static json_t *
-catalog_event(uint64_t i, const char **type)
-{
-	char	 id[32], s1[96], s2[96], m1[32], m2[32];
-	uint64_t p = i / 3;
-
-	if (p < NPRODUCTS) {
-		snprintf(id, sizeof(id), "p%05d", (int)p);
-		switch (i % 3) {
-		case 0:
-			*type = "ProductUpdated";
-			product_name(s1, sizeof(s1));
-			snprintf(s2, sizeof(s2), "759%010llu",
-			    rnd() % 10000000000ull);
-			return json_pack("{s:s,s:s,s:s,s:b}", "product_id",
-			    id, "name", s1, "barcode", s2, "active", 1);
-		case 1:
-			*type = "PriceChanged";
-			return json_pack("{s:s,s:s,s:s}", "product_id", id,
-			    "price_bs", money(m1, sizeof(m1), 100 +
-			    rnd() % 50000), "price_usd", money(m2, sizeof(m2),
-			    10 + rnd() % 1500));
-		default:
-			*type = "StockReceived";
-			return json_pack("{s:s,s:I}", "product_id", id, "qty",
-			    (json_int_t)(24 + rnd() % 200));
-		}
-	}
-	snprintf(id, sizeof(id), "c%04d", (int)(i - 3 * NPRODUCTS));
-	*type = "CustomerUpdated";
-	snprintf(s1, sizeof(s1), "%s %s %s", PICK(first), PICK(last),
-	    PICK(last));
-	phone(s2, sizeof(s2));
-	address(m1, sizeof(m1));
-	return json_pack("{s:s,s:s,s:s,s:s}", "customer_id", id, "name", s1,
-	    "phone", s2, "address", m1);
-}
-#define CATALOG_EVENTS	(3 * NPRODUCTS + NCUSTOMERS)
-
-/*
- * The POS mix: 60% sales of 1-5 items (one in five to a known customer),
- * 10% stock received, 5% stock adjusted, 10% price changes, 10% customer
- * edits (phone or address), 5% product edits (name or barcode). Register
- * dev changes the prices of its own share of the products only (a store
- * sets a price at one place: no concurrent price conflicts).
- */
-static json_t *
-mix_event(int dev, int ndev, uint64_t i, const char **type, const char
-    **kind, char *entity, size_t ecap)
-{
-	char	 pid[32], m[32], s[96];
-	json_t	*its, *o;
-	int	 k, n, r = (int)(rnd() % 100);
-	uint64_t p;
-
-	snprintf(pid, sizeof(pid), "p%05d", (int)(rnd() % NPRODUCTS));
-	*kind = "product";
-	snprintf(entity, ecap, "%s", pid);
-	if (r < 60) {
-		*type = "SaleCreated";
-		*kind = "sale";
-		snprintf(entity, ecap, "d%d-s%" PRIu64, dev, i);
-		its = json_array();
-		n = 1 + (int)(rnd() % 5);
-		for (k = 0; k < n; k++) {
-			snprintf(pid, sizeof(pid), "p%05d",
-			    (int)(rnd() % NPRODUCTS));
-			json_array_append_new(its, json_pack("{s:s,s:I,s:s}",
-			    "product_id", pid, "qty", (json_int_t)(1 +
-			    rnd() % 4), "price_bs", money(m, sizeof(m), 100 +
-			    rnd() % 50000)));
-		}
-		o = json_pack("{s:s,s:o}", "sale_id", entity, "items", its);
-		if (rnd() % 5 == 0) {
-			snprintf(s, sizeof(s), "c%04d",
-			    (int)(rnd() % NCUSTOMERS));
-			json_object_set_new(o, "customer_id", json_string(s));
-		}
-		return o;
-	}
-	if (r < 70) {
-		*type = "StockReceived";
-		return json_pack("{s:s,s:I}", "product_id", pid, "qty",
-		    (json_int_t)(1 + rnd() % 48));
-	}
-	if (r < 75) {
-		*type = "StockAdjusted";
-		return json_pack("{s:s,s:I}", "product_id", pid, "delta",
-		    (json_int_t)(rnd() % 2 ? -1 - (int)(rnd() % 3) :
-		    1 + (int)(rnd() % 3)));
-	}
-	if (r < 85) {
-		*type = "PriceChanged";
-		p = (rnd() % (NPRODUCTS / (uint64_t)ndev)) * (uint64_t)ndev +
-		    (uint64_t)dev;
-		snprintf(pid, sizeof(pid), "p%05d", (int)p);
-		snprintf(entity, ecap, "%s", pid);
-		return json_pack("{s:s,s:s}", "product_id", pid, "price_bs",
-		    money(m, sizeof(m), 100 + rnd() % 50000));
-	}
-	if (r < 95) {
-		*type = "CustomerUpdated";
-		*kind = "customer";
-		snprintf(entity, ecap, "c%04d", (int)(rnd() % NCUSTOMERS));
-		if (rnd() % 2) {
-			phone(s, sizeof(s));
-			return json_pack("{s:s,s:s}", "customer_id", entity,
-			    "phone", s);
-		}
-		address(s, sizeof(s));
-		return json_pack("{s:s,s:s}", "customer_id", entity,
-		    "address", s);
-	}
-	*type = "ProductUpdated";
-	if (rnd() % 2) {
-		product_name(s, sizeof(s));
-		return json_pack("{s:s,s:s}", "product_id", pid, "name", s);
-	}
-	snprintf(s, sizeof(s), "759%010llu", rnd() % 10000000000ull);
-	return json_pack("{s:s,s:s}", "product_id", pid, "barcode", s);
 }
 
 /* ---- bytes per event ---- */
@@ -327,10 +146,10 @@ sizes_flush(struct sizes *z)
 	if (z->inbatch == 0)
 		return;
 	if (buf_add(&z->json, "]", 1) != 0 ||
-	    cpush_gzip(z->frames.p, z->frames.len, &z->z) != 0)
+	    gzip_encode(z->frames.p, z->frames.len, &z->z) != 0)
 		die("gzip", CAJA_ENOMEM, NULL);
 	z->gz_frames += z->z.len;
-	if (cpush_gzip(z->json.p, z->json.len, &z->z) != 0)
+	if (gzip_encode(z->json.p, z->json.len, &z->z) != 0)
 		die("gzip", CAJA_ENOMEM, NULL);
 	z->gz_json += z->z.len;
 	z->inbatch = 0;
@@ -430,8 +249,8 @@ catalog(struct store *st)
 
 	if ((rc = store_batch_begin(st, &b)) != 0)
 		die("batch", rc, NULL);
-	for (i = 0; i < CATALOG_EVENTS; i++) {
-		pl = catalog_event(i, &type);
+	for (i = 0; i < BENCH_CATALOG_EVENTS; i++) {
+		pl = bench_catalog_event(&rng, i, &type);
 		append1(b, type, pl, &out);
 	}
 	if ((rc = store_batch_commit(&b)) != 0)
@@ -442,24 +261,28 @@ catalog(struct store *st)
 static void
 fill(struct store *st, int dev, int ndev, uint64_t n, struct sizes *z)
 {
+	struct bench_mix	 mix = { .kind = BENCH_MIX_FULL, .rng = &rng };
+	struct bench_mix_ev	 ev;
 	struct store_batch	*b = NULL;
 	struct store_appended	 out;
-	const char		*type, *kind;
-	char			 entity[64];
+	char			 tag[16];
 	json_t			*pl;
 	uint64_t		 i;
 	int			 rc;
 
+	snprintf(tag, sizeof(tag), "d%d", dev);
+	mix.tag = tag;
+	mix.dev = dev;
+	mix.ndev = ndev;
 	for (i = 0; i < n; i++) {
 		if ((rc = store_batch_begin(st, &b)) != 0)
 			die("batch", rc, NULL);
-		pl = mix_event(dev, ndev, i, &type, &kind, entity,
-		    sizeof(entity));
-		append1(b, type, pl, &out);
+		pl = bench_mix_event(&mix, i, &ev);
+		append1(b, ev.type, pl, &out);
 		if ((rc = store_batch_commit(&b)) != 0)
 			die("commit", rc, NULL);
-		sizes_measure(z, st, out.device_id, out.seq, type, kind,
-		    entity);
+		sizes_measure(z, st, out.device_id, out.seq, ev.type, ev.kind,
+		    ev.entity);
 	}
 }
 
@@ -971,7 +794,7 @@ main(int argc, char **argv)
 			break;
 		nrun += runs_in(&runs, &body);
 		t = bench_now();
-		if ((rc = cpush_gzip(body.p, body.len, &gzb)) != 0)
+		if ((rc = gzip_encode(body.p, body.len, &gzb)) != 0)
 			die("gzip", rc, NULL);
 		tgz += bench_now() - t;
 		raw += body.len;
@@ -1065,8 +888,8 @@ main(int argc, char **argv)
 			bench_limits_print(&lim, 0);
 		printf("bench_cloud: %zu events from %d registers (catalog "
 		    "%d + mix %" PRIu64 " + enrollments) in %zu gzipped "
-		    "pushes of <= %zu\n", pushed, ndev, CATALOG_EVENTS, nev,
-		    npush, batch);
+		    "pushes of <= %zu\n", pushed, ndev, BENCH_CATALOG_EVENTS,
+		    nev, npush, batch);
 		printf("  ingestion (inflate + verify + LMDB + PostgreSQL): "
 		    "%.0f events/s", eps);
 		if (limits)

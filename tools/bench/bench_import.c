@@ -8,9 +8,10 @@
  *                     [--save DIR | --reuse DIR] [--skip-limits]
  *
  * It builds D data dirs of one store (an admin and D-1 joined registers),
- * appends a realistic POS mix on each (sales of 1-5 items, stock moves,
- * price changes, customer edits), exports them, and imports every file into
- * a fresh joined register, timing the import alone.
+ * appends a realistic POS mix on each (bench.h, BENCH_MIX_BASIC: sales of
+ * 1-5 items, stock moves, price changes, customer edits), exports them,
+ * and imports every file into a fresh joined register, timing the import
+ * alone.
  *
  * For profiling: --save DIR keeps the export files and a copy of the
  * fresh register in DIR; --reuse DIR imports those instead of building
@@ -34,20 +35,9 @@
 #include "tools/bench/bench.h"
 
 #define MAXDEV		16
-#define NPRODUCTS	2000
-#define NCUSTOMERS	500
 #define BATCH		10000
 
-static uint64_t	 rng = 0x9e3779b97f4a7c15ull;
-
-static uint64_t
-rnd(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
+static uint64_t	 rng = BENCH_RNG_SEED;
 
 static uint64_t
 now_ms(void)
@@ -66,76 +56,26 @@ die(const char *what, int rc, const char *msg)
 	exit(2);
 }
 
-static const char *
-money(char *buf, size_t cap, uint64_t cents)
-{
-	snprintf(buf, cap, "%" PRIu64 ".%02" PRIu64, cents / 100, cents % 100);
-	return buf;
-}
-
-/* One event of the POS mix: 60% sales, 15% stock, 10% prices, 10%
- * customers, 5% product edits. */
-static json_t *
-mix_event(int dev, uint64_t i, const char **type)
-{
-	char	 id[64], pid[32], m[32];
-	json_t	*items, *p;
-	int	 k, n, r = (int)(rnd() % 100);
-
-	snprintf(pid, sizeof(pid), "p%05d", (int)(rnd() % NPRODUCTS));
-	if (r < 60) {
-		*type = "SaleCreated";
-		snprintf(id, sizeof(id), "d%d-s%" PRIu64, dev, i);
-		items = json_array();
-		n = 1 + (int)(rnd() % 5);
-		for (k = 0; k < n; k++) {
-			snprintf(pid, sizeof(pid), "p%05d",
-			    (int)(rnd() % NPRODUCTS));
-			json_array_append_new(items, json_pack("{s:s,s:I,s:s}",
-			    "product_id", pid, "qty", (json_int_t)(1 + rnd() % 4),
-			    "price_bs", money(m, sizeof(m), 100 + rnd() % 5000)));
-		}
-		return json_pack("{s:s,s:o}", "sale_id", id, "items", items);
-	}
-	if (r < 75) {
-		*type = "StockReceived";
-		return json_pack("{s:s,s:I}", "product_id", pid, "qty",
-		    (json_int_t)(1 + rnd() % 48));
-	}
-	if (r < 85) {
-		*type = "PriceChanged";
-		return json_pack("{s:s,s:s}", "product_id", pid, "price_bs",
-		    money(m, sizeof(m), 100 + rnd() % 5000));
-	}
-	if (r < 95) {
-		*type = "CustomerUpdated";
-		snprintf(id, sizeof(id), "c%04d", (int)(rnd() % NCUSTOMERS));
-		p = json_pack("{s:s,s:s}", "customer_id", id, "phone",
-		    "+58 412 555 0101");
-		return p;
-	}
-	*type = "ProductUpdated";
-	snprintf(id, sizeof(id), "Producto %d", (int)(rnd() % 100000));
-	return json_pack("{s:s,s:s}", "product_id", pid, "name", id);
-}
-
 static void
 fill(struct store *st, int dev, uint64_t n)
 {
+	struct bench_mix	 mix = { .kind = BENCH_MIX_BASIC, .rng = &rng };
+	struct bench_mix_ev	 ev;
 	struct store_batch	*b = NULL;
 	struct store_appended	 out;
-	char			 msg[STORE_ERRMSG];
-	const char		*type;
+	char			 msg[STORE_ERRMSG], tag[16];
 	json_t			*pl;
 	uint64_t		 i;
 	int			 rc;
 
+	snprintf(tag, sizeof(tag), "d%d", dev);
+	mix.tag = tag;
 	for (i = 0; i < n; i++) {
 		if (b == NULL && (rc = store_batch_begin(st, &b)) != 0)
 			die("batch", rc, NULL);
-		pl = mix_event(dev, i, &type);
+		pl = bench_mix_event(&mix, i, &ev);
 		msg[0] = '\0';
-		rc = store_append_json(b, type, pl, now_ms(), &out, msg);
+		rc = store_append_json(b, ev.type, pl, now_ms(), &out, msg);
 		json_decref(pl);
 		if (rc != 0)
 			die("append", rc, msg);
@@ -388,7 +328,8 @@ import:
 		char	 pid[32];
 		json_t	*o = NULL;
 
-		snprintf(pid, sizeof(pid), "p%05d", (int)(rnd() % NPRODUCTS));
+		snprintf(pid, sizeof(pid), "p%05d",
+		    (int)(bench_rnd(&rng) % BENCH_NPRODUCTS));
 		t0 = bench_now();
 		rc = store_get_json(t, "product", pid, &o);
 		lat[k] = (bench_now() - t0) * 1e6;

@@ -98,8 +98,6 @@ extern char **environ;
 
 #define MAXAG		24		/* agents in one scenario */
 #define MAXCHILD	64
-#define NPRODUCTS	2000
-#define NCUSTOMERS	500
 #define FILL_BATCH	10000
 #define RTT_N		20000
 #define RTT_WARM	1000
@@ -133,7 +131,7 @@ static const char	*g_out;
 static int		 g_limits = 1;
 static struct bench_limits g_lim;
 static json_t		*g_res;		/* figures, for --json */
-static uint64_t		 g_rng = 0x9e3779b97f4a7c15ull;
+static uint64_t		 g_rng = BENCH_RNG_SEED;
 
 /* The ZeroMQ round trips of this run (microseconds). */
 static struct {
@@ -195,15 +193,6 @@ res_set(const char *mode, const char *key, double v)
 		(void)json_object_set_new(g_res, mode, m);
 	}
 	(void)json_object_set_new(m, key, json_real(v));
-}
-
-static uint64_t
-rnd(void)
-{
-	g_rng ^= g_rng << 13;
-	g_rng ^= g_rng >> 7;
-	g_rng ^= g_rng << 17;
-	return g_rng;
 }
 
 static uint64_t
@@ -429,59 +418,19 @@ next_port(void)
 	die("no free port in 28000-29999");
 }
 
-/* ---- the POS mix (as bench_import.c): 60% sales of 1-5 items, 15%
- * stock, 10% prices, 10% customers, 5% product edits ---- */
-
-static const char *
-money(char *buf, size_t cap, uint64_t cents)
-{
-	snprintf(buf, cap, "%" PRIu64 ".%02" PRIu64, cents / 100, cents % 100);
-	return buf;
-}
+/* ---- the POS mix (bench.h: BENCH_MIX_BASIC, as bench_import's) ---- */
 
 static json_t *
 mix_event(const char *tag, uint64_t i, const char **type)
 {
-	char	 id[64], pid[32], m[32];
-	json_t	*items;
-	int	 k, n, r = (int)(rnd() % 100);
+	struct bench_mix	 mix = { .kind = BENCH_MIX_BASIC, .rng = &g_rng };
+	struct bench_mix_ev	 ev;
+	json_t			*pl;
 
-	snprintf(pid, sizeof(pid), "p%05d", (int)(rnd() % NPRODUCTS));
-	if (r < 60) {
-		*type = "SaleCreated";
-		snprintf(id, sizeof(id), "%s-s%" PRIu64, tag, i);
-		items = json_array();
-		n = 1 + (int)(rnd() % 5);
-		for (k = 0; k < n; k++) {
-			snprintf(pid, sizeof(pid), "p%05d",
-			    (int)(rnd() % NPRODUCTS));
-			json_array_append_new(items, json_pack("{s:s,s:I,s:s}",
-			    "product_id", pid,
-			    "qty", (json_int_t)(1 + rnd() % 4),
-			    "price_bs",
-			    money(m, sizeof(m), 100 + rnd() % 5000)));
-		}
-		return json_pack("{s:s,s:o}", "sale_id", id, "items", items);
-	}
-	if (r < 75) {
-		*type = "StockReceived";
-		return json_pack("{s:s,s:I}", "product_id", pid, "qty",
-		    (json_int_t)(1 + rnd() % 48));
-	}
-	if (r < 85) {
-		*type = "PriceChanged";
-		return json_pack("{s:s,s:s}", "product_id", pid, "price_bs",
-		    money(m, sizeof(m), 100 + rnd() % 5000));
-	}
-	if (r < 95) {
-		*type = "CustomerUpdated";
-		snprintf(id, sizeof(id), "c%04d", (int)(rnd() % NCUSTOMERS));
-		return json_pack("{s:s,s:s}", "customer_id", id, "phone",
-		    "+58 412 555 0101");
-	}
-	*type = "ProductUpdated";
-	snprintf(id, sizeof(id), "Producto %d", (int)(rnd() % 100000));
-	return json_pack("{s:s,s:s}", "product_id", pid, "name", id);
+	mix.tag = tag;
+	pl = bench_mix_event(&mix, i, &ev);
+	*type = ev.type;
+	return pl;
 }
 
 /* ---- stores, through the store library (agents stopped) ---- */
@@ -753,9 +702,11 @@ agent_device(const struct agent *a, uint8_t dev[ID_LEN])
 	json_decref(s);
 }
 
-/* Adds a's received_events and duplicate_events over its peers. */
+/* Adds a's received_events and duplicate_events over its peers (and
+ * refused_events, when refused is not NULL). */
 static void
-agent_counts(const struct agent *a, uint64_t *recv, uint64_t *dup)
+agent_counts3(const struct agent *a, uint64_t *recv, uint64_t *dup,
+    uint64_t *refused)
 {
 	char	 err[CTL_ERRMSG];
 	json_t	*s = agent_call(a, "status", 5000, err), *p;
@@ -768,8 +719,17 @@ agent_counts(const struct agent *a, uint64_t *recv, uint64_t *dup)
 		    "received_events"));
 		*dup += (uint64_t)json_integer_value(json_object_get(p,
 		    "duplicate_events"));
+		if (refused != NULL)
+			*refused += (uint64_t)json_integer_value(
+			    json_object_get(p, "refused_events"));
 	}
 	json_decref(s);
+}
+
+static void
+agent_counts(const struct agent *a, uint64_t *recv, uint64_t *dup)
+{
+	agent_counts3(a, recv, dup, NULL);
 }
 
 static void
@@ -1219,7 +1179,8 @@ mode_propagate(int samples, double interval_ms)
 			die("probe commit failed");
 		/* Uniform in [interval/2, 3 interval/2]: no phase lock with
 		 * the agents' timers. */
-		sleep_ms(interval_ms * (0.5 + (double)(rnd() % 1000) / 1000));
+		sleep_ms(interval_ms * (0.5 +
+		    (double)(bench_rnd(&g_rng) % 1000) / 1000));
 	}
 	ctlc_close(&c);
 	mdb_env_close(pr.env);
@@ -1483,6 +1444,7 @@ mode_catchup(uint64_t total, int nsrc)
 {
 	enum { NFILL = 5 };
 	struct agent	 ag[NFILL + 1], *tg = &ag[NFILL];
+	uint64_t	 nrecv = 0, ndup = 0, nref = 0;
 	struct vclock	*want = malloc(sizeof(*want));
 	struct vclock	*vc = malloc(sizeof(*vc));
 	char		 file[NFILL][PATH_MAX + 16], path[PATH_MAX];
@@ -1566,6 +1528,7 @@ mode_catchup(uint64_t total, int nsrc)
 	}
 	hwm = proc_status_kb(tg->pid, "VmHWM");
 	cpu = proc_cpu_s(tg->pid);
+	agent_counts3(tg, &nrecv, &ndup, &nref);
 	proc_sched_s(tg->pid, &run, &wait);
 	for (i = 0; i < nsrc; i++) {
 		long	h = proc_status_kb(ag[i].pid, "VmHWM");
@@ -1586,6 +1549,9 @@ mode_catchup(uint64_t total, int nsrc)
 	out("  new register's CPU %.2f s = %.0f events per CPU-second; its "
 	    "threads waited %.2f s for a core (run queue)\n",
 	    cpu, (double)(have - start_have) / cpu, wait);
+	out("  frames it received: %" PRIu64 " accepted, %" PRIu64
+	    " duplicates, %" PRIu64 " refused (to be asked again)\n", nrecv,
+	    ndup, nref);
 	out("  new register's peak RSS (VmHWM) %ld KiB, of which at most "
 	    "%ld KiB anonymous (heap; sampled every 20 ms), the rest LMDB's "
 	    "mapped file; sources' peak RSS %ld KiB\n", hwm, anon_max,
@@ -1886,7 +1852,8 @@ mode_wire(int idle_s)
 			uint8_t	d[ID_LEN];
 
 			randombytes_buf(d, sizeof(d));
-			if (vclock_set(vc, d, 100000 + rnd() % 1000000) != 0)
+			if (vclock_set(vc, d,
+			    100000 + bench_rnd(&g_rng) % 1000000) != 0)
 				die("vclock_set");
 		}
 		buf_clear(&w);
@@ -1909,7 +1876,7 @@ mode_wire(int idle_s)
 		die("encode SUMMARY");
 	sum1 = (double)w.len;
 	buf_clear(&w);
-	if (wire_encode_ping(&w, rnd(), wall_ms()) != 0)
+	if (wire_encode_ping(&w, bench_rnd(&g_rng), wall_ms()) != 0)
 		die("encode PING");
 	ping = (double)w.len;
 	ro_close(ag, 3);

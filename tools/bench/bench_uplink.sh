@@ -116,9 +116,10 @@ drain)
 		PIDS+=("$AGENT_PID")
 	done
 
-	# The events: the catalog on r1, then the POS mix (as bench_cloud's
-	# mix_event()), split between the registers, in files of at most
-	# 10000 lines (cajactl append --batch).
+	# The events: the catalog on r1, then the POS mix (as benchutil.c's
+	# bench_catalog_event() and bench_mix_event(), BENCH_MIX_FULL, with
+	# Python's generator), split between the registers, in files of at
+	# most 10000 lines (cajactl append --batch).
 	"$PYTHON" - "$T/ev" "$DRAIN_EVENTS" "$DRAIN_REGISTERS" <<'PY' || fail "generating events"
 import json, os, random, sys
 out, total, nreg = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])

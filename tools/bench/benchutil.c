@@ -1,14 +1,15 @@
 /*
- * benchutil: timing helpers and the physical limits of this machine that
+ * benchutil: timing helpers; the physical limits of this machine that
  * every benchmark states its figures against (DESIGN.md "Facts measured"),
  * measured in the same run: Ed25519 sign and verify, BLAKE2b-256 of 150
  * bytes, LMDB one put per fsync'd commit, LMDB 1000 (device, seq) puts per
- * commit.
+ * commit; the POS mix the benchmarks write.
  */
 #include <sys/stat.h>
 #include <sys/time.h>
 
 #include <errno.h>
+#include <inttypes.h>
 #include <lmdb.h>
 #include <sodium.h>
 #include <stdint.h>
@@ -317,4 +318,226 @@ out:
 		mdb_env_close(env);
 	bench_rmdir(dir);
 	return rc;
+}
+
+/* ---- the POS mix ---- */
+
+uint64_t
+bench_rnd(uint64_t *g)
+{
+	*g ^= *g << 13;
+	*g ^= *g >> 7;
+	*g ^= *g << 17;
+	return *g;
+}
+
+static const char *
+money(char *buf, size_t cap, uint64_t cents)
+{
+	snprintf(buf, cap, "%" PRIu64 ".%02" PRIu64, cents / 100, cents % 100);
+	return buf;
+}
+
+/*
+ * The draws below are in the order the benchmarks made them when each had
+ * its own copy of this code, so that their figures stay comparable: where
+ * several draws were arguments of one call, GCC had evaluated them right
+ * to left (the last argument first).
+ */
+
+static const char *const brands[] = { "Polar", "PAN", "Mavesa", "Nestle",
+    "Colgate", "Savoy", "Diablitos", "Frica", "Primor", "Ronco" };
+static const char *const items[] = { "Harina de maiz", "Arroz blanco",
+    "Aceite vegetal", "Pasta larga", "Cafe molido", "Leche en polvo",
+    "Azucar refinada", "Mantequilla", "Jabon de tocador", "Atun en aceite",
+    "Galletas de soda", "Refresco de cola" };
+static const char *const sizes[] = { "1 kg", "500 g", "1 L", "2 L",
+    "250 g", "900 g", "12 und", "170 g" };
+static const char *const first[] = { "Maria", "Jose", "Luis", "Carmen",
+    "Ana", "Carlos", "Rosa", "Pedro", "Yolanda", "Jesus" };
+static const char *const last[] = { "Perez", "Gonzalez", "Rodriguez",
+    "Hernandez", "Garcia", "Martinez", "Lopez", "Ramirez" };
+static const char *const streets[] = { "Av. Bolivar", "Calle Sucre",
+    "Av. Urdaneta", "Calle Miranda", "Av. Lara", "Calle Paez" };
+static const char *const cities[] = { "Valencia", "Maracay",
+    "Barquisimeto", "Caracas", "Maracaibo" };
+
+#define PICK(g, a)	((a)[bench_rnd(g) % (sizeof(a) / sizeof((a)[0]))])
+
+static void
+product_name(uint64_t *g, char *buf, size_t cap)
+{
+	const char	*size = PICK(g, sizes), *brand = PICK(g, brands);
+
+	snprintf(buf, cap, "%s %s %s", PICK(g, items), brand, size);
+}
+
+static void
+phone(uint64_t *g, char *buf, size_t cap)
+{
+	int	line = (int)(bench_rnd(g) % 10000);
+	int	exch = (int)(bench_rnd(g) % 1000);
+
+	snprintf(buf, cap, "+58 4%02d %03d %04d", (int)(12 + bench_rnd(g) % 14),
+	    exch, line);
+}
+
+static void
+address(uint64_t *g, char *buf, size_t cap)
+{
+	const char	*city = PICK(g, cities);
+	int		 num = (int)(1 + bench_rnd(g) % 200);
+
+	snprintf(buf, cap, "%s %d, %s", PICK(g, streets), num, city);
+}
+
+static void
+barcode(uint64_t *g, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "759%010llu",
+	    (unsigned long long)(bench_rnd(g) % 10000000000ull));
+}
+
+/* A line of a sale: product, quantity, price. */
+static json_t *
+sale_item(uint64_t *g, uint64_t price_max)
+{
+	char		pid[32], m[32];
+	uint64_t	price;
+	json_int_t	qty;
+
+	snprintf(pid, sizeof(pid), "p%05d",
+	    (int)(bench_rnd(g) % BENCH_NPRODUCTS));
+	price = 100 + bench_rnd(g) % price_max;
+	qty = (json_int_t)(1 + bench_rnd(g) % 4);
+	return json_pack("{s:s,s:I,s:s}", "product_id", pid, "qty", qty,
+	    "price_bs", money(m, sizeof(m), price));
+}
+
+json_t *
+bench_mix_event(const struct bench_mix *mx, uint64_t i,
+    struct bench_mix_ev *ev)
+{
+	uint64_t	*g = mx->rng, price_max, p;
+	char		 pid[32], m[32], s[96];
+	json_t		*its, *o;
+	int		 full = mx->kind == BENCH_MIX_FULL;
+	int		 k, n, r = (int)(bench_rnd(g) % 100);
+
+	price_max = full ? 50000 : 5000;
+	snprintf(pid, sizeof(pid), "p%05d",
+	    (int)(bench_rnd(g) % BENCH_NPRODUCTS));
+	ev->kind = "product";
+	snprintf(ev->entity, sizeof(ev->entity), "%s", pid);
+	if (r < 60) {
+		ev->type = "SaleCreated";
+		ev->kind = "sale";
+		snprintf(ev->entity, sizeof(ev->entity), "%s-s%" PRIu64,
+		    mx->tag, i);
+		its = json_array();
+		n = 1 + (int)(bench_rnd(g) % 5);
+		for (k = 0; k < n; k++)
+			json_array_append_new(its, sale_item(g, price_max));
+		o = json_pack("{s:s,s:o}", "sale_id", ev->entity, "items",
+		    its);
+		if (full && bench_rnd(g) % 5 == 0) {
+			snprintf(s, sizeof(s), "c%04d",
+			    (int)(bench_rnd(g) % BENCH_NCUSTOMERS));
+			json_object_set_new(o, "customer_id", json_string(s));
+		}
+		return o;
+	}
+	if (r < (full ? 70 : 75)) {
+		ev->type = "StockReceived";
+		return json_pack("{s:s,s:I}", "product_id", pid, "qty",
+		    (json_int_t)(1 + bench_rnd(g) % 48));
+	}
+	if (r < 75) {
+		ev->type = "StockAdjusted";
+		return json_pack("{s:s,s:I}", "product_id", pid, "delta",
+		    (json_int_t)(bench_rnd(g) % 2 ?
+		    -1 - (int)(bench_rnd(g) % 3) :
+		    1 + (int)(bench_rnd(g) % 3)));
+	}
+	if (r < 85) {
+		ev->type = "PriceChanged";
+		if (full) {
+			p = (bench_rnd(g) % (BENCH_NPRODUCTS /
+			    (uint64_t)mx->ndev)) * (uint64_t)mx->ndev +
+			    (uint64_t)mx->dev;
+			snprintf(pid, sizeof(pid), "p%05d", (int)p);
+			snprintf(ev->entity, sizeof(ev->entity), "%s", pid);
+		}
+		return json_pack("{s:s,s:s}", "product_id", pid, "price_bs",
+		    money(m, sizeof(m), 100 + bench_rnd(g) % price_max));
+	}
+	if (r < 95) {
+		ev->type = "CustomerUpdated";
+		ev->kind = "customer";
+		snprintf(ev->entity, sizeof(ev->entity), "c%04d",
+		    (int)(bench_rnd(g) % BENCH_NCUSTOMERS));
+		if (!full)
+			return json_pack("{s:s,s:s}", "customer_id",
+			    ev->entity, "phone", "+58 412 555 0101");
+		if (bench_rnd(g) % 2) {
+			phone(g, s, sizeof(s));
+			return json_pack("{s:s,s:s}", "customer_id",
+			    ev->entity, "phone", s);
+		}
+		address(g, s, sizeof(s));
+		return json_pack("{s:s,s:s}", "customer_id", ev->entity,
+		    "address", s);
+	}
+	ev->type = "ProductUpdated";
+	if (!full) {
+		snprintf(s, sizeof(s), "Producto %d",
+		    (int)(bench_rnd(g) % 100000));
+		return json_pack("{s:s,s:s}", "product_id", pid, "name", s);
+	}
+	if (bench_rnd(g) % 2) {
+		product_name(g, s, sizeof(s));
+		return json_pack("{s:s,s:s}", "product_id", pid, "name", s);
+	}
+	barcode(g, s, sizeof(s));
+	return json_pack("{s:s,s:s}", "product_id", pid, "barcode", s);
+}
+
+json_t *
+bench_catalog_event(uint64_t *g, uint64_t i, const char **type)
+{
+	char		 id[32], s1[96], s2[96], m1[32], m2[32];
+	const char	*l1, *l2;
+	uint64_t	 p = i / 3, usd;
+
+	if (p < BENCH_NPRODUCTS) {
+		snprintf(id, sizeof(id), "p%05d", (int)p);
+		switch (i % 3) {
+		case 0:
+			*type = "ProductUpdated";
+			product_name(g, s1, sizeof(s1));
+			barcode(g, s2, sizeof(s2));
+			return json_pack("{s:s,s:s,s:s,s:b}", "product_id",
+			    id, "name", s1, "barcode", s2, "active", 1);
+		case 1:
+			*type = "PriceChanged";
+			usd = 10 + bench_rnd(g) % 1500;
+			return json_pack("{s:s,s:s,s:s}", "product_id", id,
+			    "price_bs", money(m1, sizeof(m1), 100 +
+			    bench_rnd(g) % 50000), "price_usd", money(m2,
+			    sizeof(m2), usd));
+		default:
+			*type = "StockReceived";
+			return json_pack("{s:s,s:I}", "product_id", id, "qty",
+			    (json_int_t)(24 + bench_rnd(g) % 200));
+		}
+	}
+	snprintf(id, sizeof(id), "c%04d", (int)(i - 3 * BENCH_NPRODUCTS));
+	*type = "CustomerUpdated";
+	l2 = PICK(g, last);
+	l1 = PICK(g, last);
+	snprintf(s1, sizeof(s1), "%s %s %s", PICK(g, first), l1, l2);
+	phone(g, s2, sizeof(s2));
+	address(g, m1, sizeof(m1));
+	return json_pack("{s:s,s:s,s:s,s:s}", "customer_id", id, "name", s1,
+	    "phone", s2, "address", m1);
 }
