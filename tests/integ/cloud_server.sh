@@ -1,5 +1,6 @@
 #!/bin/bash
-# cloud_server.sh: caja-cloud against a real PostgreSQL (tests/support/pg.sh).
+# cloud_server.sh: caja-cloud against a real PostgreSQL (tests/support/pg.sh,
+# started by tests/support/cloud_env.sh).
 #
 # A store of two registers (init, invite, join; events exchanged by export
 # and import), an invite for the cloud, caja-cloud enroll + serve. Pushes
@@ -26,60 +27,15 @@
 # Skips (exit 0) only without the PostgreSQL server binaries, and never
 # when CAJA_REQUIRE_PG=1 or CI is set.
 . "$(dirname "$0")/lib.sh"
-
-SRC=${CAJA_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-PGSH=$SRC/tests/support/pg.sh
-CLOUD=$CAJA_BUILD/caja-cloud
-[ -x "$CLOUD" ] || fail "no $CLOUD"
-command -v curl >/dev/null || fail "curl(1) needed (tools/deps.sh)"
-if ! "$PGSH" check; then
-	if [ "${CAJA_REQUIRE_PG:-0}" = 1 ] || [ -n "${CI:-}" ]; then
-		fail "PostgreSQL server binaries missing (CAJA_REQUIRE_PG=1)"
-	fi
-	echo "SKIP: $TEST_NAME: PostgreSQL server binaries not installed (tools/deps.sh)"
-	exit 0
-fi
-command -v psql >/dev/null || fail "psql needed"
-
-PGD=$T/pg
-cloud_cleanup() {
-	local rc=$?
-	"$PGSH" stop "$PGD" >/dev/null 2>&1
-	(exit $rc)
-	lib_cleanup
-}
-trap cloud_cleanup EXIT
-DBURL=$("$PGSH" start "$PGD") || fail "PostgreSQL did not start"
-
-PSQL() {
-	psql "$DBURL" -X -q -t -A -v ON_ERROR_STOP=1 -c "$1" 2>"$T/psql.err" ||
-	    fail "psql: $1: $(cat "$T/psql.err")"
-}
+. "$(dirname "$0")/../support/cloud_env.sh"
 
 D1=$T/reg1
 D2=$T/reg2
-C=$T/cloud
-PORT=$(rand_port)
-BASE=http://127.0.0.1:$PORT
-CLOUD_PID=
 PUSHES_OK=0
 
 # start_cloud [serve]: CONTRACT.md's form (caja-cloud --listen ...) unless
 # "serve" is given.
-start_cloud() {
-	"$CLOUD" "$@" --listen "127.0.0.1:$PORT" --db "$DBURL" --data "$C" \
-	    --rate 5 --burst 10 -v >>"$T/cloud.log" 2>&1 &
-	CLOUD_PID=$!
-	OWN_PIDS+=("$CLOUD_PID")
-	local n=100
-	while [ $n -gt 0 ]; do
-		curl -s -o /dev/null "$BASE/health" && return 0
-		kill -0 "$CLOUD_PID" 2>/dev/null || fail "caja-cloud exited (see log)"
-		sleep 0.1
-		n=$((n - 1))
-	done
-	fail "caja-cloud did not answer"
-}
+start_cloud() { cloud_start "$@" --rate 5 --burst 10; }
 
 # push FILE DEVICE [curl args...]: HTTP status in CODE, body in BODY,
 # headers in $T/hdr, seconds in TIME.
@@ -90,7 +46,7 @@ push() {
 	    -X POST --data-binary @"$f" \
 	    -H "Content-Type: application/x-caja-events" \
 	    -H "X-Caja-Store: ${STORE_HDR:-$SID}" -H "X-Caja-Device: $dev" \
-	    "$@" "$BASE/v2/sync/push") || fail "curl push $f"
+	    "$@" "$CURL_BASE/v2/sync/push") || fail "curl push $f"
 	CODE=${out% *}
 	TIME=${out#* }
 	BODY=$(cat "$T/body")
@@ -125,7 +81,7 @@ pull() {
 	"$CLOUD" sign --dir "$dir" --path /v2/sync/pull "${args[@]}" \
 	    >"$T/sig" || fail "caja-cloud sign"
 	CODE=$(curl -s -D "$T/hdr" -o "$T/pulled" -w '%{http_code}' -H @"$T/sig" \
-	    "$BASE/v2/sync/pull?store=$SID&since=$since${max:+&max=$max}")
+	    "$CURL_BASE/v2/sync/pull?store=$SID&since=$since${max:+&max=$max}")
 }
 
 sync_both() {
@@ -370,9 +326,9 @@ NPG=$((NPG + 1))
 grep -q "HTTP 400" "$T/err" || fail "invalid head-office event: $(cat "$T/err")"
 C401=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Authorization: Bearer nope' \
     --data '{"type":"PriceChanged","payload":{"product_id":"p1","price_bs":"1"}}' \
-    "$BASE/v2/stores/$SID/events")
+    "$CURL_BASE/v2/stores/$SID/events")
 assert_eq "$C401" 401 "head office without the admin token"
-C401=$(curl -s -o /dev/null -w '%{http_code}' "$BASE/v2/sync/pull?store=$SID")
+C401=$(curl -s -o /dev/null -w '%{http_code}' "$CURL_BASE/v2/sync/pull?store=$SID")
 assert_eq "$C401" 401 "unsigned pull"
 pull "$D1"
 assert_eq "$CODE" 200 "pull by reg1"
@@ -421,7 +377,7 @@ pass "a new register caught up in $i bounded pulls (max 3)"
 
 "$PGSH" stop "$PGD" || fail "stop PostgreSQL"
 T0=$(date +%s%N)
-HC=$(curl -s -o /dev/null -w '%{http_code}' "$BASE/health")
+HC=$(curl -s -o /dev/null -w '%{http_code}' "$CURL_BASE/health")
 push "$T/e1" "$DID1"
 T1=$(date +%s%N)
 assert_eq "$HC" 503 "/health with the database down"
@@ -435,10 +391,10 @@ expect 0 --dir "$D1" append SaleCreated --json '{"sale_id":"s3","items":[{"produ
 expect 0 --dir "$D1" export --out "$T/e1"
 "$PGSH" start "$PGD" >/dev/null || fail "restart PostgreSQL"
 for _ in $(seq 1 100); do
-	[ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/health")" = 200 ] && break
+	[ "$(curl -s -o /dev/null -w '%{http_code}' "$CURL_BASE/health")" = 200 ] && break
 	sleep 0.1
 done
-assert_eq "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/health")" 200 "/health after the restart"
+assert_eq "$(curl -s -o /dev/null -w '%{http_code}' "$CURL_BASE/health")" 200 "/health after the restart"
 push "$T/e1" "$DID1"
 assert_eq "$CODE" 200 "push after the restart: $BODY"
 assert_eq "$(jbody 'd["accepted"]')" 1 "the sale made meanwhile"
@@ -451,7 +407,7 @@ pass "database down: /health and push 503 in $MS ms, pull still served; back: pu
 "$PGSH" freeze "$PGD" || fail "freeze PostgreSQL"
 sleep 2.5	# the watchdog's ping is then unanswered for > --db-slow
 T0=$(date +%s%N)
-HC=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$BASE/health")
+HC=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$CURL_BASE/health")
 push "$T/e1" "$DID1" --max-time 10
 T1=$(date +%s%N)
 "$PGSH" thaw "$PGD" || fail "thaw PostgreSQL"
@@ -460,10 +416,10 @@ assert_eq "$CODE" 503 "push with the database hung"
 MS2=$(((T1 - T0) / 1000000))
 [ "$MS2" -lt 1000 ] || fail "503s with a hung database took $MS2 ms"
 for _ in $(seq 1 150); do
-	[ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/health")" = 200 ] && break
+	[ "$(curl -s -o /dev/null -w '%{http_code}' "$CURL_BASE/health")" = 200 ] && break
 	sleep 0.1
 done
-assert_eq "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/health")" 200 "/health after the thaw"
+assert_eq "$(curl -s -o /dev/null -w '%{http_code}' "$CURL_BASE/health")" 200 "/health after the thaw"
 push "$T/e1" "$DID1"
 assert_eq "$CODE" 200 "push after the thaw"
 pass "database hung: /health and push 503 in $MS2 ms; thawed: pushes work"
@@ -481,7 +437,7 @@ ROW=$(PSQL "SELECT pushes >= 5 AND last_seq = $(jget "$(cloud_status)" 'd["vecto
 assert_eq "$ROW" t "device_sync_state of reg1"
 assert_eq "$(PSQL "SELECT count(*) FROM device_sync_state WHERE device_id = '$RL'")" 0 \
     "no device state for an unknown device id"
-curl -s "$BASE/metrics" >"$T/metrics" || fail "/metrics"
+curl -s "$CURL_BASE/metrics" >"$T/metrics" || fail "/metrics"
 grep -q '^caja_cloud_http_requests_total{route="push",code="429"} [1-9]' "$T/metrics" ||
     fail "metrics: 429 count"
 grep -q '^caja_cloud_rate_limited_total [1-9]' "$T/metrics" || fail "metrics: rate limited"
@@ -519,7 +475,7 @@ expect 0 --dir "$D2" append --batch "$T/many.jsonl"
 expect 0 --dir "$D2" export --out "$T/e2"
 curl -s -o /dev/null -X POST --data-binary @"$T/e2" \
     -H "Content-Type: application/x-caja-events" -H "X-Caja-Store: $SID" \
-    -H "X-Caja-Device: $DID2" "$BASE/v2/sync/push" &
+    -H "X-Caja-Device: $DID2" "$CURL_BASE/v2/sync/push" &
 CURL_PID=$!
 sleep 0.$((RANDOM % 4 + 1))
 kill -KILL "$CLOUD_PID"
@@ -545,16 +501,14 @@ pass "killed mid-push (3000 events): consistent after restart; the retry complet
 expect 0 --dir "$D1" append SaleCreated --json '{"sale_id":"x1","items":[{"product_id":"p1","qty":1,"price_bs":"15.00"}]}'
 expect 0 --dir "$D1" append SaleCreated --json '{"sale_id":"x2","items":[{"product_id":"p1","qty":1,"price_bs":"15.00"}]}'
 expect 0 --dir "$D1" export --out "$T/e1"
-kill -TERM "$CLOUD_PID"
-wait_gone "$CLOUD_PID" 100 || fail "caja-cloud did not stop"
-wait "$CLOUD_PID"
+stop_cloud
 NLMDB=$(jget "$(cloud_status)" 'd["events"]')
 NPG=$(PSQL "SELECT count(*) FROM events WHERE store_id = '$SID'")
 assert_eq "$NPG" "$NLMDB" "before the crash"
 CAJA_CLOUD_CRASH=after-lmdb-commit start_cloud
 CODE=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @"$T/e1" \
     -H "Content-Type: application/x-caja-events" -H "X-Caja-Store: $SID" \
-    -H "X-Caja-Device: $DID1" "$BASE/v2/sync/push")
+    -H "X-Caja-Device: $DID1" "$CURL_BASE/v2/sync/push")
 [ "$CODE" != 200 ] || fail "the crash point did not crash"
 wait_gone "$CLOUD_PID" 100 || fail "caja-cloud did not crash"
 wait "$CLOUD_PID" 2>/dev/null

@@ -1,7 +1,7 @@
 # cloud_uplink_lib.sh: helpers of the uplink tests (tests/integ/cloud_uplink*.sh),
-# sourced after lib.sh: a real PostgreSQL (tests/support/pg.sh), caja-cloud,
-# registers on loopback with static peers, and checks through
-# `cajactl status --json` (its "cloud" object) and psql.
+# sourced after lib.sh: a real PostgreSQL and caja-cloud
+# (tests/support/cloud_env.sh), registers on loopback with static peers,
+# and checks through `cajactl status --json` (its "cloud" object) and psql.
 #
 # Skips (exit 0) only when the PostgreSQL server binaries are missing, and
 # never when CAJA_REQUIRE_PG=1 or CI is set.
@@ -11,63 +11,11 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	exit 0
 fi
 
-SRC=${CAJA_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
-PGSH=$SRC/tests/support/pg.sh
-CLOUD=$CAJA_BUILD/caja-cloud
-[ -x "$CLOUD" ] || fail "no $CLOUD"
-command -v curl >/dev/null || fail "curl(1) needed"
-if ! "$PGSH" check; then
-	if [ "${CAJA_REQUIRE_PG:-0}" = 1 ] || [ -n "${CI:-}" ]; then
-		fail "PostgreSQL server binaries missing (CAJA_REQUIRE_PG=1)"
-	fi
-	echo "SKIP: $TEST_NAME: PostgreSQL server binaries not installed"
-	exit 0
-fi
-command -v psql >/dev/null || fail "psql needed"
+. "$(dirname "${BASH_SOURCE[0]}")/../support/cloud_env.sh"
 
-PGD=$T/pg
-uplink_cleanup() {
-	local rc=$?
-	"$PGSH" stop "$PGD" >/dev/null 2>&1
-	(exit $rc)
-	lib_cleanup
-}
-trap uplink_cleanup EXIT
-DBURL=$("$PGSH" start "$PGD") || fail "PostgreSQL did not start"
-
-PSQL() {
-	psql "$DBURL" -X -q -t -A -v ON_ERROR_STOP=1 -c "$1" 2>"$T/psql.err" ||
-	    fail "psql: $1: $(cat "$T/psql.err")"
-}
-
-C=$T/cloud
-CPORT=$(free_port)
-CURL_BASE=http://127.0.0.1:$CPORT
-CLOUD_PID=
-
-# start_cloud [caja-cloud args...]: serve on CPORT, wait for /health.
-start_cloud() {
-	"$CLOUD" serve --listen "127.0.0.1:$CPORT" --db "$DBURL" --data "$C" \
-	    -v "$@" >>"$T/cloud.log" 2>&1 &
-	CLOUD_PID=$!
-	OWN_PIDS+=("$CLOUD_PID")
-	local n=150
-	while [ $n -gt 0 ]; do
-		curl -s -o /dev/null "$CURL_BASE/health" && return 0
-		kill -0 "$CLOUD_PID" 2>/dev/null || fail "caja-cloud exited (see log)"
-		sleep 0.1
-		n=$((n - 1))
-	done
-	fail "caja-cloud did not answer"
-}
-
-# stop_cloud: SIGTERM, wait.
-stop_cloud() {
-	kill -TERM "$CLOUD_PID" 2>/dev/null
-	wait_gone "$CLOUD_PID" 100 || fail "caja-cloud did not stop"
-	wait "$CLOUD_PID" 2>/dev/null
-	CLOUD_PID=
-}
+# start_cloud [caja-cloud serve options...]: serve on CPORT, wait for
+# /health.
+start_cloud() { cloud_start serve "$@"; }
 
 # enroll_cloud ADMIN_DIR: the cloud joins the admin's store (agent running).
 enroll_cloud() {
@@ -77,18 +25,6 @@ enroll_cloud() {
 	out=$("$CLOUD" enroll --data "$C" --token "$tok" --name head-office) ||
 	    fail "caja-cloud enroll"
 	CLOUD_DID=$(jget "$out" 'd["device_id"]')
-}
-
-# run_reg DIR PORT [cajad args...]: cajad -d on 127.0.0.1:PORT.
-run_reg() {
-	local dir=$1 port=$2
-	shift 2
-	"$CAJAD" --dir "$dir" -d --no-mdns --http off \
-	    --listen "tcp://127.0.0.1:$port" "$@" \
-	    >>"$T/$(basename "$dir").log" 2>&1 &
-	AGENT_PID=$!
-	OWN_PIDS+=("$AGENT_PID")
-	wait_agent "$dir" || fail "agent on $dir did not start"
 }
 
 st() { "$CAJACTL" --dir "$1" --timeout 5 status --json 2>/dev/null; }

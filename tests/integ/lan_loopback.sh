@@ -28,18 +28,6 @@ PX=$((BASE + 4)) PT=$((BASE + 5))
 EP1=tcp://127.0.0.1:$P1 EP2=tcp://127.0.0.1:$P2 EP3=tcp://127.0.0.1:$P3
 R1=$T/r1 R2=$T/r2 R3=$T/r3
 
-# run DIR PORT [args]: cajad -d on 127.0.0.1:PORT; PID in $AGENT_PID.
-run() {
-	local dir=$1 port=$2
-	shift 2
-	"$CAJAD" --dir "$dir" -d --no-mdns --http off \
-	    --listen "tcp://127.0.0.1:$port" "$@" \
-	    >>"$T/$(basename "$dir").log" 2>&1 &
-	AGENT_PID=$!
-	OWN_PIDS+=("$AGENT_PID")
-	wait_agent "$dir" || fail "agent on $dir did not start"
-}
-
 st() { "$CAJACTL" --dir "$1" --timeout 5 status --json; }
 digest() { "$CAJACTL" --dir "$1" digest; }
 # sjget DIR EXPR: a python expression over DIR's status.
@@ -75,7 +63,7 @@ up_count() { sjget "$1" 'len([p for p in d["peers"] if p["state"] == "up"])'; }
 # ---- 1. init, join over the LAN, converge ----
 "$CAJACTL" --dir "$R1" init --store "Tienda Loop" --name r1 >/dev/null ||
     fail "init"
-run "$R1" "$P1" --peer "$EP2" --peer "$EP3"
+run_reg "$R1" "$P1" --peer "$EP2" --peer "$EP3"
 A1=$AGENT_PID
 TOK2=$("$CAJACTL" --dir "$R1" invite) || fail "invite 2"
 TOK3=$("$CAJACTL" --dir "$R1" invite) || fail "invite 3"
@@ -88,9 +76,9 @@ D2=$("$CAJACTL" --dir "$R2" status --json | "$PYTHON" -c \
     'import json,sys; print(json.load(sys.stdin)["device_id"])')
 D3=$("$CAJACTL" --dir "$R3" status --json | "$PYTHON" -c \
     'import json,sys; print(json.load(sys.stdin)["device_id"])')
-run "$R2" "$P2" --peer "$EP1" --peer "$EP3"
+run_reg "$R2" "$P2" --peer "$EP1" --peer "$EP3"
 A2=$AGENT_PID
-run "$R3" "$P3" --peer "$EP1" --peer "$EP2"
+run_reg "$R3" "$P3" --peer "$EP1" --peer "$EP2"
 A3=$AGENT_PID
 wait_same 30 "$R1" "$R2" "$R3" || fail "no convergence after the joins"
 for d in "$R1" "$R2" "$R3"; do
@@ -164,7 +152,7 @@ pass "660 concurrent appends on 3 registers converged"
 # ---- 3. price conflict while r3 is cut off ----
 stop_agent "$A3" || fail "r3 did not stop cleanly"
 rm -f "$R3/peers"
-run "$R3" "$P3B"			# alone: no peers, another port
+run_reg "$R3" "$P3B"			# alone: no peers, another port
 A3=$AGENT_PID
 expect 0 --dir "$R3" append PriceChanged --json \
     '{"product_id":"pc","price_bs":"11.00"}'
@@ -176,7 +164,7 @@ expect 0 --dir "$R2" get product pc --json
 assert_eq "$(jget "$OUT" 'd["price_bs"]')" 12.00 "r2 has r1's price only"
 [ "$(digest "$R3")" != "$(digest "$R1")" ] || fail "r3 not cut off"
 stop_agent "$A3" || fail "r3 did not stop"
-run "$R3" "$P3" --peer "$EP1" --peer "$EP2"
+run_reg "$R3" "$P3" --peer "$EP1" --peer "$EP2"
 A3=$AGENT_PID
 wait_same 20 "$R1" "$R2" "$R3" || fail "no convergence after r3 came back"
 CS='(d if isinstance(d, list) else d["conflicts"])'
@@ -204,7 +192,7 @@ pass "conflict made while r3 was cut off: on all three, resolved from r2"
 TA=$T/t-admin X=$T/x
 "$CAJACTL" --dir "$TA" init --store "Otra Tienda" --name t1 >/dev/null ||
     fail "init other store"
-run "$TA" "$PT"
+run_reg "$TA" "$PT"
 ATA=$AGENT_PID
 TOKX=$("$CAJACTL" --dir "$TA" invite) || fail "invite x"
 "$CAJACTL" --dir "$X" join --token "$TOKX" --name x >/dev/null ||
@@ -215,7 +203,7 @@ for i in 1 2 3; do
 	eval "RH$i=\$(sjget \"\$R$i\" 'd[\"refused_handshakes\"]')"
 done
 DGX=$(digest "$X")
-run "$X" "$PX" --peer "$EP1" --peer "$EP2" --peer "$EP3"
+run_reg "$X" "$PX" --peer "$EP1" --peer "$EP2" --peer "$EP3"
 AX=$AGENT_PID
 sleep 5
 for i in 1 2 3; do

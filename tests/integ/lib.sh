@@ -186,6 +186,14 @@ start_agent_ep() {
 	wait_agent "$dir" || fail "agent on $dir did not start (see log)"
 }
 
+# run_reg DIR PORT [cajad args...]: cajad -d on 127.0.0.1:PORT with no
+# mDNS (static --peer endpoints only). Sets AGENT_PID.
+run_reg() {
+	local dir=$1 port=$2
+	shift 2
+	start_agent_ep "$dir" "tcp://127.0.0.1:$port" --no-mdns "$@"
+}
+
 # start_agent_ns I DIR [cajad args...]: cajad -d in register I's network
 # namespace (tests/support/netns.sh), listening on its address, port 7700.
 # Sets AGENT_PID; log in $T/<basename DIR>.log.

@@ -25,8 +25,9 @@
 # 127.0.0.1:PORT is reachable at the endpoint its peers discover.
 #
 # Needs root, ip (iproute2), dbus-daemon, dbus-send, avahi-daemon (user
-# avahi). Daemons forked with --fork / -D are re-parented and reaped late:
-# stopping waits for the PID to be gone or a zombie. Only the PIDs recorded
+# avahi); the configuration files and the checks are dbus_avahi.sh's
+# (shared with netns.sh). Daemons forked with --fork / -D are re-parented
+# and reaped late: stopping waits for the PID to be gone or a zombie. Only the PIDs recorded
 # in DIR are ever signalled, only the namespace recorded there is deleted.
 # DIR must be an absolute path, and it and its parents must be searchable
 # by user avahi (mktemp -d makes a 0700 dir: chmod 755 it).
@@ -47,54 +48,37 @@
 #                                    conflicting services. Stop it with
 #                                    stop_private_avahi DIR2, before DIR.
 
+. "$(dirname "${BASH_SOURCE[0]}")/dbus_avahi.sh"
+
 avahi_env_check() {
-	local c
 	if [[ $EUID -ne 0 ]]; then
 		echo "needs root (network namespace, bind mount, daemons)"
 		return 1
 	fi
-	for c in ip dbus-daemon dbus-send avahi-daemon mount; do
-		if ! command -v "$c" >/dev/null 2>&1; then
-			echo "missing command: $c (apt-get install iproute2 dbus avahi-daemon)"
-			return 1
-		fi
-	done
-	if ! getent passwd avahi >/dev/null; then
-		echo "user avahi missing (apt-get install avahi-daemon)"
+	if ! command -v ip >/dev/null 2>&1; then
+		echo "missing command: ip (apt-get install iproute2)"
 		return 1
 	fi
-	if [[ ! -f /usr/share/dbus-1/system.conf ]]; then
-		echo "missing /usr/share/dbus-1/system.conf"
-		return 1
-	fi
-	return 0
+	dbus_avahi_check
 }
 
 avahi_bus() {
 	echo "unix:path=$1/dbus.sock"
 }
 
-# 0 when PID is gone or a zombie.
-_avahi_env_gone() {
-	local st
-	[[ -e /proc/$1 ]] || return 0
-	st=$(sed -e 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
-	[[ -z $st || $st == Z ]]
-}
-
 # _avahi_env_kill PID: SIGTERM, wait up to 5 s, then SIGKILL and wait.
 _avahi_env_kill() {
 	local pid=$1 k
 	[[ -n $pid ]] || return 0
-	_avahi_env_gone "$pid" && return 0
+	dbus_avahi_gone "$pid" && return 0
 	kill "$pid" 2>/dev/null || true
 	for ((k = 0; k < 50; k++)); do
-		_avahi_env_gone "$pid" && return 0
+		dbus_avahi_gone "$pid" && return 0
 		sleep 0.1
 	done
 	kill -9 "$pid" 2>/dev/null || true
 	for ((k = 0; k < 50; k++)); do
-		_avahi_env_gone "$pid" && return 0
+		dbus_avahi_gone "$pid" && return 0
 		sleep 0.1
 	done
 	echo "avahi_env: PID $pid would not exit" >&2
@@ -102,12 +86,7 @@ _avahi_env_kill() {
 }
 
 avahi_is_running() {
-	local st
-	st=$(dbus-send --bus="$(avahi_bus "$1")" --print-reply=literal \
-	    --reply-timeout=1000 --dest=org.freedesktop.Avahi / \
-	    org.freedesktop.Avahi.Server.GetState 2>/dev/null |
-	    awk '{print $2}')
-	[[ $st == 2 ]]
+	dbus_avahi_running "$(avahi_bus "$1")"
 }
 
 # _avahi_env_conf DIR HOST PUBLISH_ADDRESSES(yes|no)
@@ -116,31 +95,8 @@ _avahi_env_conf() {
 	mkdir -p "$dir/avahi-run"
 	# avahi-daemon drops to user avahi and must reach dbus.sock.
 	chmod 755 "$dir"
-	sed -e "s#unix:path=/run/dbus/system_bus_socket#unix:path=$dir/dbus.sock#" \
-	    -e "s#<pidfile>/run/dbus/pid</pidfile>#<pidfile>$dir/dbus.pid</pidfile>#" \
-	    -e "s#<includedir>system.d</includedir>#<includedir>/usr/share/dbus-1/system.d</includedir>#" \
-	    -e 's#<user>messagebus</user>##' \
-	    -e 's#<standard_system_servicedirs/>##' \
-	    /usr/share/dbus-1/system.conf >"$dir/dbus.conf"
-	cat >"$dir/avahi.conf" <<EOF
-[server]
-host-name=$2
-domain-name=local
-use-ipv4=yes
-use-ipv6=no
-allow-interfaces=lo
-enable-dbus=yes
-ratelimit-interval-usec=1000000
-ratelimit-burst=1000
-[wide-area]
-enable-wide-area=no
-[publish]
-publish-addresses=$3
-publish-hinfo=no
-publish-workstation=no
-[reflector]
-[rlimits]
-EOF
+	dbus_avahi_dbus_conf "$dir"
+	dbus_avahi_conf "$dir/avahi.conf" "$2" lo "$3"
 }
 
 _avahi_env_dbus() {

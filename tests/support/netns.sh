@@ -33,9 +33,10 @@
 #
 # mDNS (optional, per register): netns_avahi_start I gives register I its
 # own D-Bus system bus and avahi-daemon (allow-interfaces=eth0, IPv4, a
-# host name of its own), as shared/LAB.md describes; netns_spawn then runs
-# the program with DBUS_SYSTEM_BUS_ADDRESS pointing to that bus. The
-# daemon's /run/avahi-daemon is a bind mount of a dir of ours, in the mount
+# host name of its own; configured by dbus_avahi.sh, as avahi_env.sh's),
+# as shared/LAB.md describes; netns_spawn then runs the program with
+# DBUS_SYSTEM_BUS_ADDRESS pointing to that bus. The daemon's
+# /run/avahi-daemon is a bind mount of a dir of ours, in the mount
 # namespace `ip netns exec` makes for it.
 #
 # Processes: netns_spawn starts a program in the background inside a
@@ -88,6 +89,8 @@
 #   netns_avahi_running I       0 when its avahi-daemon answers RUNNING
 #   netns_bus I                 its DBUS_SYSTEM_BUS_ADDRESS
 
+. "$(dirname "${BASH_SOURCE[0]}")/dbus_avahi.sh"
+
 NETNS_P=
 NETNS_N=0
 NETNS_SUBNET=${NETNS_SUBNET:-10.77.0}
@@ -114,20 +117,7 @@ netns_check() {
 
 # Extra checks for netns_avahi_start.
 netns_avahi_check() {
-	local c
-	for c in dbus-daemon dbus-send avahi-daemon mount; do
-		if ! command -v "$c" >/dev/null 2>&1; then
-			echo "missing command: $c (apt-get install dbus avahi-daemon)"
-			return 1
-		fi
-	done
-	if ! getent passwd avahi >/dev/null; then
-		echo "user avahi missing (apt-get install avahi-daemon)"
-		return 1
-	fi
-	[[ -f /usr/share/dbus-1/system.conf ]] ||
-	    { echo "missing /usr/share/dbus-1/system.conf"; return 1; }
-	return 0
+	dbus_avahi_check
 }
 
 netns_ns() { echo "$NETNS_P-n$1"; }
@@ -171,22 +161,14 @@ netns_spawn() {
 	_netns_record_pid "$NETNS_PID"
 }
 
-# 0 when PID is gone or a zombie.
-_netns_gone() {
-	local st
-	[[ -e /proc/$1 ]] || return 0
-	st=$(sed -e 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
-	[[ -z $st || $st == Z ]]
-}
-
 # _netns_wait_gone PID TENTHS
 _netns_wait_gone() {
 	local k
 	for ((k = 0; k < $2; k++)); do
-		_netns_gone "$1" && return 0
+		dbus_avahi_gone "$1" && return 0
 		sleep 0.1
 	done
-	_netns_gone "$1"
+	dbus_avahi_gone "$1"
 }
 
 netns_kill() {
@@ -403,44 +385,17 @@ netns_ping() {
 }
 
 netns_avahi_running() {
-	local st
-	st=$(dbus-send --bus="$(netns_bus "$1")" --print-reply=literal \
-	    --reply-timeout=1000 --dest=org.freedesktop.Avahi / \
-	    org.freedesktop.Avahi.Server.GetState 2>/dev/null |
-	    awk '{print $2}')
-	[[ $st == 2 ]]
+	dbus_avahi_running "$(netns_bus "$1")"
 }
 
 netns_avahi_start() {
 	local i=$1 d=$NETNS_DIR/n$1 k pid
 	mkdir -p "$d/avahi-run" /run/avahi-daemon	# mount point, kept
 	chmod 755 "$d"
-	sed -e "s#unix:path=/run/dbus/system_bus_socket#unix:path=$d/dbus.sock#" \
-	    -e "s#<pidfile>/run/dbus/pid</pidfile>#<pidfile>$d/dbus.pid</pidfile>#" \
-	    -e "s#<includedir>system.d</includedir>#<includedir>/usr/share/dbus-1/system.d</includedir>#" \
-	    -e 's#<user>messagebus</user>##' \
-	    -e 's#<standard_system_servicedirs/>##' \
-	    /usr/share/dbus-1/system.conf >"$d/dbus.conf"
+	dbus_avahi_dbus_conf "$d"
 	# Only eth0 (the veth to the bridge): never lo, never anything of the
 	# root namespace (it is not visible here anyway).
-	cat >"$d/avahi.conf" <<EOF
-[server]
-host-name=$NETNS_P-n$i
-domain-name=local
-use-ipv4=yes
-use-ipv6=no
-allow-interfaces=eth0
-enable-dbus=yes
-ratelimit-interval-usec=1000000
-ratelimit-burst=1000
-[wide-area]
-enable-wide-area=no
-[publish]
-publish-hinfo=no
-publish-workstation=no
-[reflector]
-[rlimits]
-EOF
+	dbus_avahi_conf "$d/avahi.conf" "$NETNS_P-n$i" eth0 yes
 	# Both daemons stay in the foreground, as our children: recorded by
 	# PID, reaped by netns_down (no zombies left behind for a PID 1 that
 	# does not reap).
