@@ -17,17 +17,6 @@
 #include "proto/hlc.h"
 #include "store/store.h"
 
-/* snprintf for messages: truncation is fine, and says so to the compiler. */
-static void __attribute__((format(printf, 3, 4)))
-msgf(char *out, size_t cap, const char *fmt, ...)
-{
-	va_list	ap;
-
-	va_start(ap, fmt);
-	(void)vsnprintf(out, cap, fmt, ap);
-	va_end(ap);
-}
-
 #include "agent/conf.h"
 #include "agent/log.h"
 

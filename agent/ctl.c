@@ -17,20 +17,10 @@
 #include <zmq.h>
 
 #include "agent/ctl.h"
+#include "agent/log.h"
 #include "proto/buf.h"
 #include "proto/event.h"
 #include "proto/schema.h"
-
-/* snprintf for messages: truncation is fine, and says so to the compiler. */
-static void __attribute__((format(printf, 3, 4)))
-msgf(char *out, size_t cap, const char *fmt, ...)
-{
-	va_list	ap;
-
-	va_start(ap, fmt);
-	(void)vsnprintf(out, cap, fmt, ap);
-	va_end(ap);
-}
 
 static const char *const cmd_names[CTL_CMD_MAX] = {
 	[CTL_PING] = "ping",

@@ -170,3 +170,13 @@ log_debug(const char *fmt, ...)
 	vlog(LOG_LEVEL_DEBUG, 0, fmt, ap);
 	va_end(ap);
 }
+
+void
+msgf(char *out, size_t cap, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(out, cap, fmt, ap);
+	va_end(ap);
+}

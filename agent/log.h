@@ -11,6 +11,7 @@
 #define CAJA_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 #include "proto/err.h"
 
@@ -38,5 +39,13 @@ void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_error(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * snprintf for the one-line messages returned to callers and clients
+ * (cap includes the NUL): truncation is fine, and this says so to the
+ * compiler. Any thread.
+ */
+void	msgf(char *out, size_t cap, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
 
 #endif

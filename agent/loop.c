@@ -13,6 +13,7 @@
 
 #include <zmq.h>
 
+#include "agent/clock.h"
 #include "agent/conf.h"
 #include "agent/ctl.h"
 #include "agent/disco.h"
@@ -24,17 +25,6 @@
 #include "proto/ident.h"
 #include "proto/ids.h"
 #include "store/store.h"
-
-/* snprintf for messages: truncation is fine, and says so to the compiler. */
-static void __attribute__((format(printf, 3, 4)))
-msgf(char *out, size_t cap, const char *fmt, ...)
-{
-	va_list	ap;
-
-	va_start(ap, fmt);
-	(void)vsnprintf(out, cap, fmt, ap);
-	va_end(ap);
-}
 
 #define INVITE_TTL_DEFAULT_MS	(24ull * 3600 * 1000)
 #define CLIENT_HEX		(2 * 32 + 1)
@@ -73,24 +63,6 @@ struct loop {
 	struct uplink		*up;		/* cloud uplink */
 	zmq_pollitem_t		*items;
 };
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static uint64_t
-mono_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* Errors after which the batch itself is unusable. */
 static int
@@ -185,7 +157,7 @@ loop_new(struct loop **lp, const struct conf *c, const struct conf_arg *args,
 	l->conf = *c;
 	l->args = args;
 	l->nargs = nargs;
-	l->start_ms = mono_ms();
+	l->start_ms = clock_mono_ms();
 	if ((l->pend = calloc(CONF_BATCH_MAX, sizeof(*l->pend))) == NULL ||
 	    (l->report = calloc(1, sizeof(*l->report))) == NULL ||
 	    (l->items = calloc(LOOP_POLL_FIXED + PEER_POLL_MAX,
@@ -622,7 +594,7 @@ run_group(struct loop *l, struct pending *ps, size_t n)
 {
 	struct store_batch	*b = NULL;
 	char			 cause[CTL_ERRMSG];
-	uint64_t		 now = now_ms(), added;
+	uint64_t		 now = clock_wall_ms(), added;
 	size_t			 i, nw, attempt;
 	int			 rc, partial, restart;
 
@@ -726,7 +698,7 @@ run_import(struct loop *l, struct pending *p)
 
 	memset(rp, 0, sizeof(*rp));
 	msg[0] = '\0';
-	rc = store_import(l->st, p->req.path, now_ms(), rp, msg);
+	rc = store_import(l->st, p->req.path, clock_wall_ms(), rp, msg);
 	l->cnt.imports++;
 	if (rc != 0) {
 		msgf(line, sizeof(line), "import %s: %s", p->req.path,
@@ -779,7 +751,7 @@ status_json(struct loop *l, int *rcp)
 	(void)json_object_set_new(s, "agent", json_string("running"));
 	(void)json_object_set_new(s, "pid", json_integer(getpid()));
 	(void)json_object_set_new(s, "uptime_ms",
-	    json_integer((json_int_t)(mono_ms() - l->start_ms)));
+	    json_integer((json_int_t)(clock_mono_ms() - l->start_ms)));
 	if ((rc = peer_status_json(l->peers, s)) != 0) {
 		json_decref(cloud);
 		json_decref(s);

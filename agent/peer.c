@@ -12,6 +12,7 @@
 #include <sodium.h>
 #include <zmq.h>
 
+#include "agent/clock.h"
 #include "agent/gossip.h"
 #include "agent/log.h"
 #include "agent/peer.h"
@@ -198,34 +199,6 @@ struct peers {
 	size_t			 rx_frames_max;	/* peer_rx_limit() */
 };
 
-static uint64_t
-mono_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static uint64_t
-wall_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void __attribute__((format(printf, 3, 4)))
-msgf(char *out, size_t cap, const char *fmt, ...)
-{
-	va_list	ap;
-
-	va_start(ap, fmt);
-	(void)vsnprintf(out, cap, fmt, ap);
-	va_end(ap);
-}
-
 #define PNAME_MAX	(IDENT_NAME_MAX + CONF_ENDPOINT_MAX + 16)
 
 /* Short name of a peer for logs: "name/8 hex digits". */
@@ -354,7 +327,7 @@ keys_rebuild(struct peers *ps, uint64_t now)
 		goto out;
 	}
 	if ((rc = store_peer_foreach(ps->st, keys_cb, &a)) != 0 ||
-	    (rc = store_invites_open(ps->st, wall_ms(), &inv)) != 0) {
+	    (rc = store_invites_open(ps->st, clock_wall_ms(), &inv)) != 0) {
 		log_warnx("peer: key table: %s", err_str(rc));
 		goto out;
 	}
@@ -1062,7 +1035,7 @@ peer_new(struct peers **out, void *zctx, struct store *st, struct zap *zap,
 	}
 	ps->vc_ok = 1;
 	ps->pushed_seq = vclock_get(&ps->vc, ps->ids.device_id);
-	keys_rebuild(ps, mono_ms());
+	keys_rebuild(ps, clock_mono_ms());
 
 	rc = CAJA_EIO;
 	if ((ps->router = zmq_socket(zctx, ZMQ_ROUTER)) == NULL ||
@@ -1651,12 +1624,12 @@ handle_msg(struct peers *ps, zmq_msg_t *body, uint64_t now)
 	case WIRE_PING:
 		buf_clear(&ps->out);
 		if (wire_encode_pong(&ps->out, m->u.ping.nonce,
-		    wall_ms()) == 0)
+		    clock_wall_ms()) == 0)
 			(void)send_out(ps, p);
 		break;
 	case WIRE_PONG:
 		if (m->u.ping.nonce == p->ping_nonce && p->ping_mono != 0) {
-			p->rtt_ms = (int64_t)(mono_ms() - p->ping_mono);
+			p->rtt_ms = (int64_t)(clock_mono_ms() - p->ping_mono);
 			p->ping_mono = 0;
 		}
 		break;
@@ -1830,7 +1803,7 @@ peer_rx_limit(struct peers *ps, int ctl_waiting)
 void
 peer_poll_done(struct peers *ps, const zmq_pollitem_t *it, size_t n)
 {
-	uint64_t	now = mono_ms();
+	uint64_t	now = clock_mono_ms();
 
 	(void)it;
 	(void)n;
@@ -1853,7 +1826,7 @@ peer_ingest(struct peers *ps, struct store_batch *b)
 
 	if (ps->nrx == 0)
 		return 0;
-	rc = store_ingest_verdicts(b, ps->rxp, ps->rxlen, ps->nrx, wall_ms(),
+	rc = store_ingest_verdicts(b, ps->rxp, ps->rxlen, ps->nrx, clock_wall_ms(),
 	    ps->rep, ps->verdict, ps->retry);
 	ps->ingested = rc == 0;
 	return rc;
@@ -1881,7 +1854,7 @@ peer_ingest_done(struct peers *ps, int committed)
 {
 	struct peer	*p;
 	struct rxmeta	*rm;
-	uint64_t	 now = mono_ms(), bad;
+	uint64_t	 now = clock_mono_ms(), bad;
 	size_t		 i, accepted = 0, refused = 0;
 	int		 v, first_logged = 0;
 	char		 nb[PNAME_MAX], hex[ID_HEX];
@@ -2176,7 +2149,7 @@ peer_talk(struct peers *ps, struct peer *p, uint64_t now)
 	if (now >= p->last_ping_tx + PEER_PING_MS) {
 		randombytes_buf(&p->ping_nonce, sizeof(p->ping_nonce));
 		buf_clear(&ps->out);
-		if (wire_encode_ping(&ps->out, p->ping_nonce, wall_ms()) == 0 &&
+		if (wire_encode_ping(&ps->out, p->ping_nonce, clock_wall_ms()) == 0 &&
 		    send_out(ps, p) == 0) {
 			p->last_ping_tx = now;
 			p->ping_mono = now;
@@ -2241,7 +2214,7 @@ void
 peer_tick(struct peers *ps)
 {
 	struct vclock	*vc = &ps->scratch_vc;
-	uint64_t	 now = mono_ms(), gen = ps->keys_gen;
+	uint64_t	 now = clock_mono_ms(), gen = ps->keys_gen;
 	size_t		 i;
 	int		 changed = 0;
 
@@ -2316,7 +2289,7 @@ peer_status_json(struct peers *ps, json_t *o)
 	struct devkey	*d;
 	json_t		*arr, *e;
 	char		 hex[ID_HEX];
-	uint64_t	 now = mono_ms();
+	uint64_t	 now = clock_mono_ms();
 	size_t		 i;
 	const struct zap_counters *zc = zap_counters(ps->zap);
 

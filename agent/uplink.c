@@ -19,6 +19,7 @@
 #include <zmq.h>
 
 #include "agent/breaker.h"
+#include "agent/clock.h"
 #include "agent/cloudmsg.h"
 #include "agent/lease.h"
 #include "agent/log.h"
@@ -117,34 +118,6 @@ struct uplink {
 	struct store_report	*report;
 	struct uplink_cnt	 cnt;
 };
-
-static void __attribute__((format(printf, 3, 4)))
-msgf(char *out, size_t cap, const char *fmt, ...)
-{
-	va_list	ap;
-
-	va_start(ap, fmt);
-	(void)vsnprintf(out, cap, fmt, ap);
-	va_end(ap);
-}
-
-static uint64_t
-mono_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static uint64_t
-wall_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* Uniform in [0, 1), for jitter. */
 static double
@@ -307,7 +280,7 @@ thr_request(struct uthread *t, const struct job *j, struct result *r)
 	} else {
 		/* Pull: a signed GET (API.md "Signed requests"). */
 		since = t->in.len > 0 ? (const char *)t->in.p : "";
-		msgf(tms, sizeof(tms), "%" PRIu64, wall_ms());
+		msgf(tms, sizeof(tms), "%" PRIu64, clock_wall_ms());
 		msgf(maxs, sizeof(maxs), "%d", UPLINK_PULL_MAX);
 		args[0].name = "store";
 		args[0].value = t->store_hex;
@@ -624,7 +597,7 @@ start_push(struct uplink *u, uint64_t now, int probe)
 void
 uplink_tick(struct uplink *u)
 {
-	uint64_t	now = mono_ms();
+	uint64_t	now = clock_mono_ms();
 
 	refresh(u, now);
 	if (!u->enabled || u->busy || now < u->next_at)
@@ -693,13 +666,13 @@ succeeded(struct uplink *u, uint64_t now)
 	breaker_success(&u->br, now);
 	u->fails = 0;
 	u->last_error[0] = '\0';
-	u->last_success_wall = wall_ms();
+	u->last_success_wall = clock_wall_ms();
 	u->gap_ms -= u->gap_ms / 16;
 	if (u->gap_ms < 100)
 		u->gap_ms = 0;
 	/* A peer's renewal merged this turn: seen before ours hides it. */
 	lease_observe(&u->lease, vclock_get(&u->acked, lease_key()), now);
-	v = lease_renew(&u->lease, wall_ms(), now);
+	v = lease_renew(&u->lease, clock_wall_ms(), now);
 	if (vclock_get(&u->acked, lease_key()) < v &&
 	    vclock_set(&u->acked, lease_key(), v) != 0)
 		log_debug("uplink: no room for the lease in the clock");
@@ -818,7 +791,7 @@ ingest(struct uplink *u, const uint8_t *body, size_t len, size_t *accepted)
 	if ((rc = store_batch_begin(u->st, &b)) != 0)
 		goto out;
 	memset(u->report, 0, sizeof(*u->report));
-	if ((rc = store_ingest(b, fr.f, fr.len, fr.n, wall_ms(),
+	if ((rc = store_ingest(b, fr.f, fr.len, fr.n, clock_wall_ms(),
 	    u->report)) != 0) {
 		store_batch_abort(&b);
 		goto out;
@@ -878,7 +851,7 @@ static void
 on_result(struct uplink *u, const struct result *r, const uint8_t *body,
     size_t len, const char *vctext)
 {
-	uint64_t	now = mono_ms();
+	uint64_t	now = clock_mono_ms();
 	char		etext[CLOUDMSG_ERRMSG];
 	uint32_t	kind = u->busy_kind, ra;
 
@@ -1000,7 +973,7 @@ uplink_pollitems(struct uplink *u, zmq_pollitem_t *items, size_t cap,
 	items[0].fd = 0;
 	items[0].events = ZMQ_POLLIN;
 	items[0].revents = 0;
-	now = mono_ms();
+	now = clock_mono_ms();
 	if (!u->busy && u->next_at > now && (long)(u->next_at - now) <
 	    *timeout_ms)
 		*timeout_ms = (long)(u->next_at - now);
@@ -1036,7 +1009,7 @@ uplink_status_json(struct uplink *u)
 {
 	struct tagfind	 f;
 	json_t		*o, *acked;
-	uint64_t	 now = mono_ms();
+	uint64_t	 now = clock_mono_ms();
 	uint32_t	 i, tag;
 	char		 hex[ID_HEX];
 
