@@ -187,29 +187,6 @@ sdb_log_key(uint8_t out[SDB_LOGKEY_LEN], const uint8_t dev[ID_LEN],
 	sdb_be64_put(out + ID_LEN, seq);
 }
 
-static void
-utc(uint64_t hlc, struct tm *tm, unsigned *ms)
-{
-	uint64_t	t = HLC_MS(hlc);
-	time_t		sec = (time_t)(t / 1000);
-
-	*ms = (unsigned)(t % 1000);
-	if (gmtime_r(&sec, tm) == NULL)
-		memset(tm, 0, sizeof(*tm));
-}
-
-void
-sdb_iso_time(char out[32], uint64_t hlc)
-{
-	struct tm	tm;
-	unsigned	ms;
-
-	utc(hlc, &tm, &ms);
-	if (strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm) == 0)
-		out[0] = '\0';
-	snprintf(out + strlen(out), 32 - strlen(out), ".%03uZ", ms);
-}
-
 /*
  * By arithmetic, not gmtime_r/strftime: it runs for every sale merged.
  * Days to civil date: H. Hinnant's days_from_civil inverse (proleptic

@@ -158,8 +158,7 @@ void		sdb_be64_put(uint8_t *, uint64_t);
 uint64_t	sdb_be64_get(const uint8_t *);
 void		sdb_log_key(uint8_t out[SDB_LOGKEY_LEN],
 		    const uint8_t dev[ID_LEN], uint64_t seq);
-/* "2024-05-01T12:00:00.123Z" of an HLC; "YYYY-MM-DD" of one. */
-void		sdb_iso_time(char out[32], uint64_t hlc);
+/* "YYYY-MM-DD" (UTC) of an HLC. */
 void		sdb_day(char out[11], uint64_t hlc);
 
 int	sdb_dev_get(MDB_txn *, struct store *, const uint8_t id[ID_LEN],

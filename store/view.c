@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/evjson.h"
 #include "store/rec.h"
 #include "store/sdb.h"
 
@@ -43,23 +44,6 @@ jstrn(const char *p, size_t len)
 	return json_stringn(p != NULL ? p : "", len);
 }
 
-static json_t *
-jhex(const uint8_t *b, size_t len)
-{
-	char	hex[HASH_HEX];
-
-	ids_hex(hex, b, len);
-	return json_string(hex);
-}
-
-static json_t *
-jtime(uint64_t hlc)
-{
-	char	t[32];
-
-	sdb_iso_time(t, hlc);
-	return json_string(t);
-}
 
 static json_t *
 jlww(const struct rec_lww *l)
@@ -120,7 +104,7 @@ product_json(const char *id, size_t idlen, const uint8_t *b, size_t len,
 			continue;
 		crdt_mv_conflict_id(&p->price[f], "product", sid, fields[f],
 		    cid);
-		if ((rc = japp(c, jhex(cid, ID_LEN))) != 0)
+		if ((rc = japp(c, evjson_hex(cid, ID_LEN))) != 0)
 			goto out;
 	}
 	if ((rc = jset(o, "product_id", jstrn(id, idlen))) ||
@@ -209,13 +193,13 @@ sale_json(const char *id, size_t idlen, const uint8_t *b, size_t len,
 	}
 	if ((rc = jset(o, "sale_id", jstrn(id, idlen))) ||
 	    (rc = jset(o, "device_id", s->created ?
-	    jhex(s->create_st.dev, ID_LEN) : json_null())) ||
+	    evjson_hex(s->create_st.dev, ID_LEN) : json_null())) ||
 	    (rc = jset(o, "items", json_incref(items))) ||
 	    (rc = jset(o, "total_bs", jmoney(s->total_bs))) ||
 	    (rc = jset(o, "status", json_string(s->voided ? "voided" :
 	    "open"))) ||
 	    (rc = jset(o, "created", json_boolean(s->created))) ||
-	    (rc = jset(o, "time", s->created ? jtime(s->create_st.hlc) :
+	    (rc = jset(o, "time", s->created ? evjson_time(s->create_st.hlc) :
 	    json_null())) ||
 	    (rc = jset(o, "note", jstrn(s->note.p, s->note.len))) ||
 	    (rc = jset(o, "customer_id", s->customer_id.len > 0 ?
@@ -416,7 +400,7 @@ store_totals_json(struct store *s, const char *day, json_t **out)
 			rc = CAJA_ENOMEM;
 			goto out;
 		}
-		if ((rc = jset(d, "device_id", jhex(per[i].dev, ID_LEN))) ||
+		if ((rc = jset(d, "device_id", evjson_hex(per[i].dev, ID_LEN))) ||
 		    (rc = totals_obj(d, &per[i].t)))
 			goto out;
 	}
@@ -486,14 +470,14 @@ conflict_json(const uint8_t cid[ID_LEN], const struct rec_conflict *c,
 		}
 		if ((rc = jset(v, "value", jvalue(cv->value, cv->value_len,
 		    money))) ||
-		    (rc = jset(v, "event_id", jhex(cv->event_id, HASH_LEN))) ||
-		    (rc = jset(v, "device_id", jhex(cv->dev, ID_LEN))) ||
+		    (rc = jset(v, "event_id", evjson_hex(cv->event_id, HASH_LEN))) ||
+		    (rc = jset(v, "device_id", evjson_hex(cv->dev, ID_LEN))) ||
 		    (rc = jset(v, "seq", json_integer((json_int_t)cv->seq))) ||
 		    (rc = jset(v, "hlc", json_integer((json_int_t)cv->hlc))) ||
-		    (rc = jset(v, "time", jtime(cv->hlc))))
+		    (rc = jset(v, "time", evjson_time(cv->hlc))))
 			goto fail;
 	}
-	if ((rc = jset(o, "conflict_id", jhex(cid, ID_LEN))) ||
+	if ((rc = jset(o, "conflict_id", evjson_hex(cid, ID_LEN))) ||
 	    (rc = jset(o, "conflict_type", json_string(c->type))) ||
 	    (rc = jset(o, "entity_type", json_string(c->entity_type))) ||
 	    (rc = jset(o, "entity_id", json_string(c->entity_id))) ||
@@ -506,7 +490,7 @@ conflict_json(const uint8_t cid[ID_LEN], const struct rec_conflict *c,
 	    (rc = jset(o, "resolved_by", c->resolved_at != 0 ?
 	    json_string(c->resolved_by) : json_null())) ||
 	    (rc = jset(o, "resolved_at", c->resolved_at != 0 ?
-	    jtime(c->resolved_at) : json_null())))
+	    evjson_time(c->resolved_at) : json_null())))
 		goto fail;
 	*out = o;
 	return 0;
@@ -590,10 +574,10 @@ devices_cb(void *arg, const struct sdb_dev *d)
 
 	if ((o = json_object()) == NULL || (rc = japp(arg, o)) != 0)
 		return CAJA_ENOMEM;
-	if ((rc = jset(o, "device_id", jhex(d->id, ID_LEN))) ||
+	if ((rc = jset(o, "device_id", evjson_hex(d->id, ID_LEN))) ||
 	    (rc = jset(o, "name", json_string(d->name))) ||
 	    (rc = jset(o, "role", json_string(d->role))) ||
-	    (rc = jset(o, "enrolled_at", jtime(d->enrolled_hlc))) ||
+	    (rc = jset(o, "enrolled_at", evjson_time(d->enrolled_hlc))) ||
 	    (rc = jset(o, "revoked", json_boolean(d->revoked))) ||
 	    (rc = jset(o, "revoked_upto_seq", d->revoked ?
 	    json_integer((json_int_t)d->revoked_upto) : json_null())) ||
@@ -760,8 +744,8 @@ store_status_json(struct store *s, json_t **out)
 		rc = jset(o, "store_name", json_null());
 	if (rc != 0)
 		goto out;
-	if ((rc = jset(o, "device_id", jhex(s->ids.device_id, ID_LEN))) ||
-	    (rc = jset(o, "store_id", jhex(s->ids.store_id, ID_LEN))) ||
+	if ((rc = jset(o, "device_id", evjson_hex(s->ids.device_id, ID_LEN))) ||
+	    (rc = jset(o, "store_id", evjson_hex(s->ids.store_id, ID_LEN))) ||
 	    (rc = jset(o, "admin", json_boolean(store_is_admin(s)))) ||
 	    (rc = jset(o, "events", json_integer((json_int_t)
 	    st.ms_entries))) ||
@@ -802,45 +786,10 @@ out:
 static int
 log_entry(const uint8_t *frame, size_t len, json_t **out)
 {
-	struct event	*ev;
-	json_t		*o = NULL, *pl = NULL;
-	uint8_t		 id[HASH_LEN];
-	const char	*tn;
-	int		 rc;
+	int	rc = evjson_event(frame, len, 0, out);
 
-	*out = NULL;
-	if ((ev = malloc(sizeof(*ev))) == NULL)
-		return CAJA_ENOMEM;
-	if ((rc = event_decode(ev, frame, len)) != 0) {
-		rc = CAJA_ECORRUPT;
-		goto out;
-	}
-	event_id(ev, id);
-	if (schema_to_json(ev->type, ev->payload, ev->payload_len, &pl) != 0)
-		pl = json_null();
-	tn = event_type_name(ev->type);
-	if ((o = json_object()) == NULL) {
-		rc = CAJA_ENOMEM;
-		goto out;
-	}
-	if ((rc = jset(o, "event_id", jhex(id, HASH_LEN))) ||
-	    (rc = jset(o, "device_id", jhex(ev->dev, ID_LEN))) ||
-	    (rc = jset(o, "seq", json_integer((json_int_t)ev->seq))) ||
-	    (rc = jset(o, "hlc", json_integer((json_int_t)ev->hlc))) ||
-	    (rc = jset(o, "time", jtime(ev->hlc))) ||
-	    (rc = jset(o, "type", json_string(tn != NULL ? tn : "?"))) ||
-	    (rc = jset(o, "entity", json_string(ev->entity))))
-		goto out;
-	rc = jset(o, "payload", pl);
-	pl = NULL;
-out:
-	free(ev);
-	json_decref(pl);
-	if (rc != 0)
-		json_decref(o);
-	else
-		*out = o;
-	return rc;
+	/* our own log: a frame that does not decode is damage */
+	return rc == 0 || rc == CAJA_ENOMEM ? rc : CAJA_ECORRUPT;
 }
 
 int

@@ -9,6 +9,7 @@
 
 #include "proto/codec.h"
 #include "proto/event.h"
+#include "proto/evjson.h"
 #include "proto/hlc.h"
 #include "proto/schema.h"
 
@@ -130,6 +131,66 @@ Test(event, golden_vectors)
 	cr_assert_eq(event_verify(&dec, key->pk), 0);
 	event_id(&dec, id);
 	cr_assert_str_eq(hex(id, HASH_LEN), GOLDEN_ID);
+}
+
+/* The JSON of cajactl log and of caja-cloud (proto/evjson.c). */
+Test(event, json_of_the_golden_event)
+{
+	struct event	 ev;
+	json_t		*j, *f, *t;
+	const char	*k;
+	json_t		*v;
+	int		 n = 0;
+
+	make_golden(&ev);
+	cr_assert_eq(event_encode(&ev, key, &out), 0);
+	cr_assert_eq(evjson_event(out.p, out.len, 0, &j), 0);
+	cr_assert_str_eq(json_string_value(json_object_get(j, "event_id")),
+	    GOLDEN_ID);
+	cr_assert_str_eq(json_string_value(json_object_get(j, "device_id")),
+	    hex(key->id, ID_LEN));
+	cr_assert_eq(json_integer_value(json_object_get(j, "seq")), 2);
+	cr_assert_eq(json_integer_value(json_object_get(j, "hlc")),
+	    (json_int_t)HLC_MAKE(1700000000000ull, 3));
+	cr_assert_str_eq(json_string_value(json_object_get(j, "time")),
+	    "2023-11-14T22:13:20.000Z");
+	cr_assert_str_eq(json_string_value(json_object_get(j, "type")),
+	    "PriceChanged");
+	cr_assert_str_eq(json_string_value(json_object_get(j, "entity")),
+	    "P-001");
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(j,
+	    "payload"), "price_bs")), "5.50");
+	json_object_foreach(j, k, v)
+		n++;
+	cr_assert_eq(n, 8, "the short form has 8 fields, not %d", n);
+	cr_assert_null(json_object_get(j, "sig"));
+
+	cr_assert_eq(evjson_event(out.p, out.len, EVJSON_FULL, &f), 0);
+	cr_assert_str_eq(json_string_value(json_object_get(f, "sig")),
+	    GOLDEN_SIG);
+	cr_assert_str_eq(json_string_value(json_object_get(f, "store_id")),
+	    "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a");
+	cr_assert_str_eq(json_string_value(json_object_get(f, "prev")),
+	    "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee");
+	cr_assert_str_eq(json_string_value(json_object_get(f, "state")),
+	    "3333333333333333333333333333333333333333333333333333333333333333");
+	t = json_object_get(f, "causal_context");
+	cr_assert_eq(json_integer_value(json_object_get(t,
+	    "01010101010101010101010101010101")), 300);
+	cr_assert_eq(json_object_size(t), 1);
+	cr_assert_eq(json_object_size(f), 13);
+	json_decref(j);
+	json_decref(f);
+
+	/* a frame that does not decode: its error, no object */
+	j = (json_t *)1;
+	cr_assert_neq(evjson_event(out.p, out.len - 1, 0, &j), 0);
+	cr_assert_null(j);
+	/* times past the epoch's milliseconds; hex past a signature */
+	t = evjson_time(HLC_MAKE(1764316800123ull, 7));
+	cr_assert_str_eq(json_string_value(t), "2025-11-28T08:00:00.123Z");
+	json_decref(t);
+	cr_assert_null(evjson_hex(out.p, EVJSON_HEX_MAX + 1));
 }
 
 Test(event, encode_appends_and_is_deterministic)

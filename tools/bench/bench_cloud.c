@@ -170,7 +170,8 @@ sizes_measure(struct sizes *z, struct store *st, const uint8_t dev[ID_LEN],
 	if ((rc = store_frames_range(st, dev, seq, 1, 0, grab_frame,
 	    &z->frame, &count)) != 0 || count != 1)
 		die("frame", rc ? rc : CAJA_ENOTFOUND, NULL);
-	if ((rc = cevent_to_json(z->frame.p, z->frame.len, &j)) != 0)
+	if ((rc = evjson_event(z->frame.p, z->frame.len, EVJSON_FULL,
+	    &j)) != 0)
 		die("event json", rc, NULL);
 	if ((rc = store_get_json(st, kind, entity, &state)) != 0)
 		die("entity state", rc, entity);

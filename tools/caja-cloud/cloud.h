@@ -54,6 +54,7 @@
 
 #include "proto/buf.h"
 #include "proto/err.h"
+#include "proto/evjson.h"
 #include "proto/ids.h"
 #include "proto/vclock.h"
 #include "store/store.h"
@@ -177,15 +178,7 @@ extern const char	cdb_schema_sql[];
 
 /* ---- cevent.c ---- */
 
-/*
- * The full JSON form of an event: event_id, store_id, device_id, seq,
- * prev, hlc, time, type, entity, payload (JSON), causal_context {device:
- * seq}, state (hex), sig (hex). *out belongs to the caller.
- */
-int	cevent_to_json(const uint8_t *frame, size_t len, json_t **out)
-	    CAJA_WUR;
-/* {device hex: seq} of a vclock; NULL on ENOMEM. */
-json_t	*cevent_vclock_json(const struct vclock *);
+/* (The JSON form of an event and of a vclock: proto/evjson.h.) */
 /*
  * Parses a vector clock: JSON {"hex": seq, ...} or the compact form
  * "hex:seq,hex:seq"; empty text is the empty clock. CAJA_EDECODE.

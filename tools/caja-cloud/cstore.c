@@ -240,8 +240,8 @@ row_make(struct cstore *cs, struct event *ev, const uint8_t *frame,
 	r->delta = ev->payload;
 	r->delta_len = ev->payload_len;
 	ids_hex(r->state, ev->state, HASH_LEN);
-	r->vv = dumps(cevent_vclock_json(vv));
-	r->ctx = dumps(cevent_vclock_json(&ev->ctx));
+	r->vv = dumps(evjson_vclock(vv));
+	r->ctx = dumps(evjson_vclock(&ev->ctx));
 	r->frame = frame;
 	r->frame_len = len;
 	snprintf(r->hlc, sizeof(r->hlc), "%" PRIu64, ev->hlc);

@@ -202,7 +202,7 @@ device_state(struct cdb *db, struct cdb_conn *k, struct cstore *cs,
 	if (store_device_get(cstore_store(cs), dev, &d) != 0)
 		return 0;	/* not enrolled (yet): not a device of ours */
 	{
-		json_t	*j = cevent_vclock_json(vc);
+		json_t	*j = evjson_vclock(vc);
 
 		vcj = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
 		json_decref(j);
@@ -405,7 +405,7 @@ push_json(struct pushctx *p, struct cstore *cs, const struct outcome *o,
 		    o->retry))) ||
 		    (rc = jset(r, "conflicts_pending", json_integer(
 		    (json_int_t)pending))) ||
-		    (rc = jset(r, "vector_clock", cevent_vclock_json(p->vc))) ||
+		    (rc = jset(r, "vector_clock", evjson_vclock(p->vc))) ||
 		    (rc = jset(r, "server_time_ms", json_integer((json_int_t)
 		    cloud_wall_ms()))));
 	if (rc != 0) {
