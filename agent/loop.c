@@ -38,6 +38,7 @@ struct pending {
 	struct ctl_request	req;
 	int			decoded;
 	int			failed;	/* refused: not retried in group */
+	int			deferred; /* answered later (an import) */
 	json_t			*reply;
 };
 
@@ -55,7 +56,9 @@ struct loop {
 	uint64_t		 start_ms;
 	struct loop_counters	 cnt;
 	struct pending		*pend;		/* conf.batch_max slots */
-	struct store_report	*report;	/* import scratch */
+	struct store_import	*imp;		/* the import running, if any */
+	struct pending		 imp_req;	/* its request, answered at the end */
+	uint64_t		 imp_start;
 	struct zap		*zap;		/* before any CURVE socket */
 	struct peers		*peers;
 	struct disco		*disco;
@@ -159,7 +162,6 @@ loop_new(struct loop **lp, const struct conf *c, const struct conf_arg *args,
 	l->nargs = nargs;
 	l->start_ms = clock_mono_ms();
 	if ((l->pend = calloc(CONF_BATCH_MAX, sizeof(*l->pend))) == NULL ||
-	    (l->report = calloc(1, sizeof(*l->report))) == NULL ||
 	    (l->items = calloc(LOOP_POLL_FIXED + PEER_POLL_MAX,
 	    sizeof(*l->items))) == NULL) {
 		rc = CAJA_ENOMEM;
@@ -244,7 +246,6 @@ loop_destroy(struct loop **lp)
 	if (l->sigfd != -1)
 		close(l->sigfd);
 	free(l->pend);
-	free(l->report);
 	free(l->items);
 	free(l);
 	*lp = NULL;
@@ -332,6 +333,27 @@ pending_clear(struct pending *p)
 	ctl_request_reset(&p->req);
 	json_decref(p->reply);
 	memset(p, 0, sizeof(*p));
+}
+
+/* Moves src's request, envelope and reply into dst (empty); src is left
+ * empty. */
+static void
+pending_move(struct pending *dst, struct pending *src)
+{
+	size_t	i;
+
+	memset(dst, 0, sizeof(*dst));
+	for (i = 0; i < src->nenv; i++) {
+		zmq_msg_init(&dst->env[i]);
+		(void)zmq_msg_move(&dst->env[i], &src->env[i]);
+		zmq_msg_close(&src->env[i]);
+	}
+	dst->nenv = src->nenv;
+	memcpy(dst->client, src->client, sizeof(dst->client));
+	dst->req = src->req;		/* owns its JSON root */
+	dst->decoded = src->decoded;
+	dst->reply = src->reply;
+	memset(src, 0, sizeof(*src));
 }
 
 static void
@@ -686,28 +708,58 @@ run_group(struct loop *l, struct pending *ps, size_t n)
 	peer_ingest_done(l->peers, 0);
 }
 
-static void
-run_import(struct loop *l, struct pending *p)
-{
-	struct store_report	*rp = l->report;
-	char			 msg[STORE_ERRMSG], did[ID_HEX];
-	char			 line[CTL_ERRMSG + 64];
-	json_t			*rep, *refs;
-	size_t			 i;
-	int			 rc;
+/*
+ * Imports run in steps between the loop's turns (store_import_step()), so
+ * that appends, reads and peers are served while a large file merges: a
+ * step of IMPORT_STEP_BUSY events when requests or peers' events wait,
+ * else IMPORT_STEP. The client gets its answer when the import ends.
+ */
+#define IMPORT_STEP		25000
+#define IMPORT_STEP_BUSY	2048
 
-	memset(rp, 0, sizeof(*rp));
-	msg[0] = '\0';
-	rc = store_import(l->st, p->req.path, clock_wall_ms(), rp, msg);
+static void
+import_start(struct loop *l, struct pending *p)
+{
+	char		msg[STORE_ERRMSG], line[CTL_ERRMSG + 64];
+	const char	*path;
+	size_t		frames, pending;
+	int		rc;
+
 	l->cnt.imports++;
-	if (rc != 0) {
+	if (l->imp != NULL) {
+		store_import_progress(l->imp, &frames, &pending, &path);
+		msgf(line, sizeof(line), "an import is running (%s, %zu of "
+		    "%zu events to go): try again when it ends", path, pending,
+		    frames);
+		set_error(p, CAJA_EAGAIN, line);
+		return;
+	}
+	msg[0] = '\0';
+	if ((rc = store_import_open(l->st, p->req.path, &l->imp, msg)) != 0) {
 		msgf(line, sizeof(line), "import %s: %s", p->req.path,
 		    msg[0] ? msg : err_str(rc));
 		log_warnx("%s (client %s)", line, p->client);
-		note_full(l, rc, line);
 		set_error(p, rc, line);
 		return;
 	}
+	store_import_progress(l->imp, &frames, &pending, &path);
+	log_info("import %s from client %s: %zu events in the file",
+	    p->req.path, p->client, frames);
+	/* The request (its envelope) waits here for the answer. */
+	pending_move(&l->imp_req, p);
+	p->deferred = 1;
+	l->imp_start = clock_mono_ms();
+}
+
+static void
+import_reply(struct loop *l)
+{
+	const struct store_report	*rp = store_import_report(l->imp);
+	struct pending			*p = &l->imp_req;
+	char				 did[ID_HEX];
+	json_t				*rep, *refs;
+	size_t				 i;
+
 	refs = json_array();
 	for (i = 0; refs != NULL && i < rp->nrefusals; i++) {
 		ids_hex(did, rp->refusals[i].dev, ID_LEN);
@@ -731,9 +783,60 @@ run_import(struct loop *l, struct pending *p)
 	if (p->req.id != NULL)
 		(void)json_object_set(rep, "id", p->req.id);
 	log_info("import %s from client %s: %zu accepted, %zu duplicate, "
-	    "%zu refused", p->req.path, p->client, rp->accepted,
-	    rp->duplicate, rp->refused);
+	    "%zu refused in %llu ms", p->req.path, p->client, rp->accepted,
+	    rp->duplicate, rp->refused, (unsigned long long)
+	    (clock_mono_ms() - l->imp_start));
 	set_reply(p, rep);
+}
+
+static void send_reply(struct loop *, struct pending *);
+
+/* One step of the running import; answers its client when it ends. */
+static void
+import_step(struct loop *l, int busy)
+{
+	char	msg[STORE_ERRMSG], line[CTL_ERRMSG + 64];
+	int	rc, done = 0;
+
+	if (l->imp == NULL)
+		return;
+	msg[0] = '\0';
+	rc = store_import_step(l->imp, busy ? IMPORT_STEP_BUSY : IMPORT_STEP,
+	    clock_wall_ms(), &done, msg);
+	if (rc != 0) {
+		msgf(line, sizeof(line), "import %s: %s (what was merged "
+		    "before stays; import the file again for the rest)",
+		    l->imp_req.req.path, msg[0] ? msg : err_str(rc));
+		log_warnx("%s (client %s)", line, l->imp_req.client);
+		note_full(l, rc, line);
+		set_error(&l->imp_req, rc, line);
+	} else if (done)
+		import_reply(l);
+	else
+		return;
+	send_reply(l, &l->imp_req);
+	pending_clear(&l->imp_req);
+	store_import_close(&l->imp);
+}
+
+/* The agent stops: the client hears how far the import got. */
+static void
+import_abandon(struct loop *l)
+{
+	const struct store_report	*rp;
+	char				 line[CTL_ERRMSG + 64];
+
+	if (l->imp == NULL)
+		return;
+	rp = store_import_report(l->imp);
+	msgf(line, sizeof(line), "import %s interrupted: the agent is "
+	    "stopping (%zu events merged so far stay; import the file again "
+	    "for the rest)", l->imp_req.req.path, rp->accepted);
+	log_warnx("%s", line);
+	set_error(&l->imp_req, CAJA_EAGAIN, line);
+	send_reply(l, &l->imp_req);
+	pending_clear(&l->imp_req);
+	store_import_close(&l->imp);
 }
 
 static json_t *
@@ -762,6 +865,22 @@ status_json(struct loop *l, int *rcp)
 	    json_string("off") : json_string(disco_state_name(
 	    disco_get_state(l->disco))));
 	(void)json_object_set_new(s, "cloud", cloud);
+	if (l->imp != NULL) {
+		const struct store_report	*rp;
+		const char			*path;
+		size_t				 frames, pending;
+
+		rp = store_import_report(l->imp);
+		store_import_progress(l->imp, &frames, &pending, &path);
+		(void)json_object_set_new(s, "import", json_pack(
+		    "{s:s, s:I, s:I, s:I, s:I, s:I}", "path", path,
+		    "events_in_file", (json_int_t)frames,
+		    "to_go", (json_int_t)pending,
+		    "accepted", (json_int_t)rp->accepted,
+		    "duplicate", (json_int_t)rp->duplicate,
+		    "running_ms", (json_int_t)(clock_mono_ms() -
+		    l->imp_start)));
+	}
 	(void)json_object_set_new(s, "store_full",
 	    json_boolean(l->store_full));
 	if (l->store_full)
@@ -864,12 +983,13 @@ handle_ctl(struct loop *l)
 		if (!ps[i].decoded)
 			continue;
 		if (ps[i].req.cmd == CTL_IMPORT)
-			run_import(l, &ps[i]);
+			import_start(l, &ps[i]);
 		else if (!ctl_cmd_is_write(ps[i].req.cmd))
 			run_read(l, &ps[i]);
 	}
 	for (i = 0; i < n; i++) {
-		send_reply(l, &ps[i]);
+		if (!ps[i].deferred)
+			send_reply(l, &ps[i]);
 		pending_clear(&ps[i]);
 	}
 }
@@ -927,6 +1047,8 @@ loop_run(struct loop *l)
 		k += nu = uplink_pollitems(l->up, items + k, 1, &timeout);
 		np = peer_pollitems(l->peers, items + k, PEER_POLL_MAX,
 		    &timeout);
+		if (l->imp != NULL)
+			timeout = 0;	/* the import's next step */
 		n = zmq_poll(items, (int)(k + np), timeout);
 		if (n == -1) {
 			if (zmq_errno() == EINTR)
@@ -944,11 +1066,15 @@ loop_run(struct loop *l)
 		peer_poll_done(l->peers, items + k, np);
 		/* Control requests and received events: one commit. */
 		handle_ctl(l);
+		/* Then a step of a running import: small while others wait. */
+		import_step(l, (items[0].revents & ZMQ_POLLIN) != 0 ||
+		    peer_has_rx(l->peers));
 		peer_tick(l->peers);
 		/* The cloud: results, then the next request (no batch open). */
 		uplink_poll_done(l->up, items + k - nu, nu);
 		uplink_tick(l->up);
 	}
+	import_abandon(l);
 	log_info("stopped: %llu requests, %llu events appended, %llu commits",
 	    (unsigned long long)l->cnt.requests,
 	    (unsigned long long)l->cnt.appended,

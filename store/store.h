@@ -135,9 +135,29 @@ int	store_ingest(struct store_batch *, const uint8_t *const *frames,
 /* Export file: all events past `since` (NULL: all), exact bytes. */
 int	store_export(struct store *, const struct vclock *since,
 	    const char *path, size_t *count) CAJA_WUR;
-/* Import file: decodes it (bounded), then store_ingest in batches. */
+/* Import file: decodes it (bounded), then store_ingest in batches, one
+ * commit each; durable when it returns 0. */
 int	store_import(struct store *, const char *path, uint64_t now_ms,
 	    struct store_report *, char errmsg[STORE_ERRMSG]) CAJA_WUR;
+/*
+ * The same in steps, so that a caller (the agent's loop) can serve other
+ * requests between them: open maps and checks the whole file (nothing
+ * written); each step merges at most max events (0: the default batch) in
+ * one committed batch and sets *done once everything was tried (then the
+ * last commit is synced and the report is final). A failed step leaves
+ * the store as the last committed step left it; close releases the file.
+ * One thread at a time per import, the store's writer.
+ */
+struct store_import;
+int	store_import_open(struct store *, const char *path,
+	    struct store_import **, char errmsg[STORE_ERRMSG]) CAJA_WUR;
+int	store_import_step(struct store_import *, size_t max, uint64_t now_ms,
+	    int *done, char errmsg[STORE_ERRMSG]) CAJA_WUR;
+const struct store_report *store_import_report(const struct store_import *);
+/* Frames in the file, frames still to try, the path. */
+void	store_import_progress(const struct store_import *, size_t *frames,
+	    size_t *pending, const char **path);
+void	store_import_close(struct store_import **);
 
 /* Export file format, for fuzzing: "CAJAEXP1", then frames, each a u32
  * big-endian length and the event bytes. Calls fn per frame; stops at the

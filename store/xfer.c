@@ -196,41 +196,93 @@ collect(void *arg, const uint8_t *p, size_t len)
 	return 0;
 }
 
-int
-store_import(struct store *s, const char *path, uint64_t now_ms,
-    struct store_report *rep, char errmsg[STORE_ERRMSG])
-{
-	struct store_report	*r = NULL;
-	struct store_batch	*b = NULL;
+/*
+ * An import in steps (store_import_open/step/close): the file mapped, its
+ * frames, and the passes over what is still pending. A pass ingests the
+ * pending frames in batches; what was refused with retry (it waits for
+ * something later in the file) goes to the next pass, while a pass makes
+ * progress.
+ */
+struct store_import {
+	struct store		*s;
+	char			 path[SDB_PATH_MAX];
+	int			 fd;
+	uint8_t			*map;
+	size_t			 maplen;
 	struct frames		 f;
-	struct stat		 st;
-	const uint8_t		**cp = NULL;
-	size_t			 *cl = NULL, *pend = NULL, *next = NULL;
-	size_t			  npend, nnext, nwait, i, j, k, m;
-	size_t			  progress;
-	struct store_refusal	 *detail = NULL, *wait = NULL;
-	uint8_t			 *map = MAP_FAILED, *retry = NULL;
-	int			 *verdict = NULL;
-	int			  fd = -1, rc;
-	char			  scratch[STORE_ERRMSG];
+	size_t			*pend, npend, *next, nnext, pos;
+	size_t			 progress;	/* accepted in this pass */
+	struct store_refusal	*wait;		/* of this pass, detailed */
+	size_t			 nwait;
+	/* one batch's scratch, XFER_BATCH long */
+	const uint8_t		**cp;
+	size_t			 *cl;
+	int			 *verdict;
+	uint8_t			 *retry;
+	struct store_refusal	 *detail;
+	struct store_report	 *r;
+	struct store_report	  rep;		/* the whole import's */
+	int			  done;
+};
 
-	memset(rep, 0, sizeof(*rep));
-	memset(&f, 0, sizeof(f));
+void
+store_import_close(struct store_import **ip)
+{
+	struct store_import	*im;
+
+	if (ip == NULL || (im = *ip) == NULL)
+		return;
+	*ip = NULL;
+	if (im->map != NULL && im->map != MAP_FAILED)
+		munmap(im->map, im->maplen);
+	if (im->fd >= 0)
+		close(im->fd);
+	free(im->f.p);
+	free(im->f.len);
+	free(im->pend);
+	free(im->next);
+	free(im->cp);
+	free(im->cl);
+	free(im->verdict);
+	free(im->retry);
+	free(im->detail);
+	free(im->wait);
+	free(im->r);
+	free(im);
+}
+
+int
+store_import_open(struct store *s, const char *path,
+    struct store_import **out, char errmsg[STORE_ERRMSG])
+{
+	struct store_import	*im;
+	struct stat		 st;
+	size_t			 i;
+	int			 rc;
+	char			 scratch[STORE_ERRMSG];
+
+	*out = NULL;
 	if (errmsg == NULL)
 		errmsg = scratch;
 	errmsg[0] = '\0';
-	if (path == NULL)
+	if (s == NULL || path == NULL)
 		return CAJA_EINVAL;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+	if ((im = calloc(1, sizeof(*im))) == NULL)
+		return CAJA_ENOMEM;
+	im->s = s;
+	im->fd = -1;
+	im->map = MAP_FAILED;
+	snprintf(im->path, sizeof(im->path), "%s", path);
+	if ((im->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
 		rc = sdb_err(errno);
 		snprintf(errmsg, STORE_ERRMSG, "%s: %s", path,
 		    strerror(errno));
-		return rc;
+		goto fail;
 	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+	if (fstat(im->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		rc = CAJA_EINVAL;
 		snprintf(errmsg, STORE_ERRMSG, "%s: not a regular file", path);
-		goto out;
+		goto fail;
 	}
 	if ((uint64_t)st.st_size > XFER_FILE_MAX ||
 	    (size_t)st.st_size < MAGIC_LEN) {
@@ -238,115 +290,173 @@ store_import(struct store *s, const char *path, uint64_t now_ms,
 		    CAJA_ETOOBIG;
 		snprintf(errmsg, STORE_ERRMSG, "%s: %s", path,
 		    rc == CAJA_EDECODE ? "not an export file" : "too big");
-		goto out;
+		goto fail;
 	}
-	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	if (map == MAP_FAILED) {
+	im->maplen = (size_t)st.st_size;
+	im->map = mmap(NULL, im->maplen, PROT_READ, MAP_PRIVATE, im->fd, 0);
+	if (im->map == MAP_FAILED) {
 		rc = CAJA_EIO;
 		snprintf(errmsg, STORE_ERRMSG, "%s: %s", path, strerror(errno));
-		goto out;
+		goto fail;
 	}
-	f.cap = (size_t)st.st_size / 5 + 1;
-	f.p = malloc(f.cap * sizeof(*f.p));
-	f.len = malloc(f.cap * sizeof(*f.len));
-	pend = malloc(f.cap * sizeof(*pend));
-	next = malloc(f.cap * sizeof(*next));
-	cp = malloc(XFER_BATCH * sizeof(*cp));
-	cl = malloc(XFER_BATCH * sizeof(*cl));
-	verdict = malloc(XFER_BATCH * sizeof(*verdict));
-	retry = malloc(XFER_BATCH);
-	detail = calloc(XFER_BATCH, sizeof(*detail));
-	r = malloc(sizeof(*r));
-	wait = calloc(STORE_REFUSED_MAX, sizeof(*wait));
-	if (wait == NULL || f.p == NULL || f.len == NULL || pend == NULL || next == NULL ||
-	    cp == NULL || cl == NULL || verdict == NULL || retry == NULL ||
-	    detail == NULL || r == NULL) {
+	im->f.cap = im->maplen / 5 + 1;
+	im->f.p = malloc(im->f.cap * sizeof(*im->f.p));
+	im->f.len = malloc(im->f.cap * sizeof(*im->f.len));
+	im->pend = malloc(im->f.cap * sizeof(*im->pend));
+	im->next = malloc(im->f.cap * sizeof(*im->next));
+	im->cp = malloc(XFER_BATCH * sizeof(*im->cp));
+	im->cl = malloc(XFER_BATCH * sizeof(*im->cl));
+	im->verdict = malloc(XFER_BATCH * sizeof(*im->verdict));
+	im->retry = malloc(XFER_BATCH);
+	im->detail = calloc(XFER_BATCH, sizeof(*im->detail));
+	im->r = malloc(sizeof(*im->r));
+	im->wait = calloc(STORE_REFUSED_MAX, sizeof(*im->wait));
+	if (im->wait == NULL || im->f.p == NULL || im->f.len == NULL ||
+	    im->pend == NULL || im->next == NULL || im->cp == NULL ||
+	    im->cl == NULL || im->verdict == NULL || im->retry == NULL ||
+	    im->detail == NULL || im->r == NULL) {
 		rc = CAJA_ENOMEM;
-		goto out;
+		goto fail;
 	}
-	if ((rc = store_export_parse(map, (size_t)st.st_size, collect,
-	    &f)) != 0) {
+	if ((rc = store_export_parse(im->map, im->maplen, collect,
+	    &im->f)) != 0) {
 		snprintf(errmsg, STORE_ERRMSG, "%s: malformed export file "
-		    "(after %zu events)", path, f.n);
-		goto out;
+		    "(after %zu events)", path, im->f.n);
+		goto fail;
 	}
-	for (i = 0; i < f.n; i++)
-		pend[i] = i;
-	npend = f.n;
-	while (npend > 0) {
-		progress = 0;
-		nnext = 0;
-		nwait = 0;
-		for (i = 0; i < npend; i += m) {
-			m = npend - i < XFER_BATCH ? npend - i : XFER_BATCH;
-			for (j = 0; j < m; j++) {
-				cp[j] = f.p[pend[i + j]];
-				cl[j] = f.len[pend[i + j]];
-			}
-			if ((rc = store_batch_begin(s, &b)) != 0)
-				goto out;
-			rc = ingest_frames(b, cp, cl, m, now_ms, r, verdict,
-			    retry, detail);
-			if (rc == 0)
-				rc = store_batch_commit(&b);
-			store_batch_abort(&b);
-			if (rc != 0) {
-				snprintf(errmsg, STORE_ERRMSG, "import "
-				    "stopped: %s", err_str(rc));
-				goto out;
-			}
-			rep->accepted += r->accepted;
-			rep->duplicate += r->duplicate;
-			rep->forks += r->forks;
-			rep->sig_checks += r->sig_checks;
-			progress += r->accepted;
-			for (j = 0; j < m; j++) {
-				if (verdict[j] <= 0)
-					continue;
-				if (retry[j]) {
-					next[nnext++] = pend[i + j];
-					if (nwait < STORE_REFUSED_MAX)
-						wait[nwait++] = detail[j];
-					continue;
-				}
-				ingest_refusal(rep, detail[j].dev,
-				    detail[j].seq, detail[j].err, 0,
-				    detail[j].msg);
-			}
-		}
-		if (progress == 0 || nnext == 0) {
-			/* What still waits now waits for good. */
-			for (k = 0; k < nwait; k++)
-				ingest_refusal(rep, wait[k].dev, wait[k].seq,
-				    wait[k].err, 1, wait[k].msg);
-			rep->refused += nnext - nwait;
-			break;
-		}
-		memcpy(pend, next, nnext * sizeof(*pend));
-		npend = nnext;
+	for (i = 0; i < im->f.n; i++)
+		im->pend[i] = i;
+	im->npend = im->f.n;
+	im->done = im->npend == 0;
+	*out = im;
+	return 0;
+fail:
+	store_import_close(&im);
+	return rc;
+}
+
+/* The end of a pass: another one, or the end of the import. */
+static void
+end_of_pass(struct store_import *im)
+{
+	size_t	k;
+
+	if (im->progress == 0 || im->nnext == 0) {
+		/* What still waits now waits for good. */
+		for (k = 0; k < im->nwait; k++)
+			ingest_refusal(&im->rep, im->wait[k].dev,
+			    im->wait[k].seq, im->wait[k].err, 1,
+			    im->wait[k].msg);
+		im->rep.refused += im->nnext - im->nwait;
+		im->done = 1;
+		return;
 	}
-	/* Its batches were received ones (store.c commit()): make the last
-	 * durable before the import is reported done. */
-	rc = s->nosync ? 0 : sdb_err(mdb_env_sync(s->env, 1));
+	memcpy(im->pend, im->next, im->nnext * sizeof(*im->pend));
+	im->npend = im->nnext;
+	im->nnext = 0;
+	im->nwait = 0;
+	im->pos = 0;
+	im->progress = 0;
+}
+
+int
+store_import_step(struct store_import *im, size_t max, uint64_t now_ms,
+    int *done, char errmsg[STORE_ERRMSG])
+{
+	struct store_batch	*b = NULL;
+	struct store_report	*r = im->r;
+	size_t			 j, m;
+	int			 rc;
+	char			 scratch[STORE_ERRMSG];
+
+	if (errmsg == NULL)
+		errmsg = scratch;
+	errmsg[0] = '\0';
+	*done = im->done;
+	if (im->done)
+		return 0;
+	if (max == 0 || max > XFER_BATCH)
+		max = XFER_BATCH;
+	m = im->npend - im->pos < max ? im->npend - im->pos : max;
+	for (j = 0; j < m; j++) {
+		im->cp[j] = im->f.p[im->pend[im->pos + j]];
+		im->cl[j] = im->f.len[im->pend[im->pos + j]];
+	}
+	if ((rc = store_batch_begin(im->s, &b)) != 0)
+		goto fail;
+	rc = ingest_frames(b, im->cp, im->cl, m, now_ms, r, im->verdict,
+	    im->retry, im->detail);
+	if (rc == 0)
+		rc = store_batch_commit(&b);
+	store_batch_abort(&b);
 	if (rc != 0)
+		goto fail;
+	im->rep.accepted += r->accepted;
+	im->rep.duplicate += r->duplicate;
+	im->rep.forks += r->forks;
+	im->rep.sig_checks += r->sig_checks;
+	im->progress += r->accepted;
+	for (j = 0; j < m; j++) {
+		if (im->verdict[j] <= 0)
+			continue;
+		if (im->retry[j]) {
+			im->next[im->nnext++] = im->pend[im->pos + j];
+			if (im->nwait < STORE_REFUSED_MAX)
+				im->wait[im->nwait++] = im->detail[j];
+			continue;
+		}
+		ingest_refusal(&im->rep, im->detail[j].dev, im->detail[j].seq,
+		    im->detail[j].err, 0, im->detail[j].msg);
+	}
+	im->pos += m;
+	if (im->pos == im->npend)
+		end_of_pass(im);
+	if (im->done && !im->s->nosync &&
+	    (rc = sdb_err(mdb_env_sync(im->s->env, 1))) != 0) {
+		/* Its batches were received ones (store.c commit()): the
+		 * last is made durable before the import is reported done. */
+		im->done = 0;
 		snprintf(errmsg, STORE_ERRMSG, "import: sync: %s",
 		    err_str(rc));
-out:
-	store_batch_abort(&b);
-	if (map != MAP_FAILED)
-		munmap(map, (size_t)st.st_size);
-	if (fd >= 0)
-		close(fd);
-	free(f.p);
-	free(f.len);
-	free(pend);
-	free(next);
-	free(cp);
-	free(cl);
-	free(verdict);
-	free(retry);
-	free(detail);
-	free(wait);
-	free(r);
+		return rc;
+	}
+	*done = im->done;
+	return 0;
+fail:
+	snprintf(errmsg, STORE_ERRMSG, "import stopped: %s", err_str(rc));
+	return rc;
+}
+
+const struct store_report *
+store_import_report(const struct store_import *im)
+{
+	return &im->rep;
+}
+
+void
+store_import_progress(const struct store_import *im, size_t *frames,
+    size_t *pending, const char **path)
+{
+	*frames = im->f.n;
+	*pending = im->done ? 0 : im->npend - im->pos + im->nnext;
+	*path = im->path;
+}
+
+int
+store_import(struct store *s, const char *path, uint64_t now_ms,
+    struct store_report *rep, char errmsg[STORE_ERRMSG])
+{
+	struct store_import	*im = NULL;
+	int			 rc, done = 0;
+
+	memset(rep, 0, sizeof(*rep));
+	if ((rc = store_import_open(s, path, &im, errmsg)) != 0)
+		return rc;
+	while (!done && (rc = store_import_step(im, XFER_BATCH, now_ms,
+	    &done, errmsg)) == 0)
+		;
+	if (rc == 0)
+		*rep = *store_import_report(im);
+	store_import_close(&im);
 	return rc;
 }

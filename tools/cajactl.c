@@ -43,6 +43,8 @@
 static const char	*dir;
 static int		 json_out;
 static int		 timeout_ms = CTL_TIMEOUT_MS;
+static int		 timeout_given;	/* --timeout on the command line */
+#define IMPORT_TIMEOUT_MS	(3600 * 1000)	/* import's default wait */
 
 struct cmd {
 	const char	*name;
@@ -748,6 +750,10 @@ cmd_import(int argc, char **argv)
 		usage_fail("import needs one FILE");
 	if (realpath(argv[1], path) == NULL)
 		fail("%s: %s", argv[1], strerror(errno));
+	/* The agent answers when the whole file is merged (a million events
+	 * take tens of seconds): wait for it, unless told otherwise. */
+	if (!timeout_given)
+		timeout_ms = IMPORT_TIMEOUT_MS;
 	rep = call(json_pack("{s:s, s:s}", "cmd", "import", "path", path));
 	(void)json_object_del(rep, "ok");
 	refs = json_object_get(rep, "refusals");
@@ -1382,7 +1388,9 @@ static const struct cmd cmds[] = {
 	  "(one per contiguous run), hash chains, enrollment and revocation.\n"
 	  "A tampered, forged, unenrolled, revoked or forking event is\n"
 	  "refused and named on stderr; the rest are kept. Exit 2 if any\n"
-	  "was refused." },
+	  "was refused. The agent merges it in steps and goes on serving\n"
+	  "appends and peers meanwhile ('status' shows its progress); this\n"
+	  "command waits for the end (up to an hour unless --timeout)." },
 	{ "get", cmd_get, "product|customer|sale ID",
 	  "Shows one entity's state (read model) by its exact id." },
 	{ "list", cmd_list, "product|customer|sale",
@@ -1428,12 +1436,12 @@ usage(FILE *f)
 "\nOptions (before or after COMMAND):\n"
 "  --dir DIR     data dir (default $CAJA_DIR, else " DIR_DEFAULT ")\n"
 "  --json        one JSON document on stdout\n"
-"  --timeout S   seconds to wait for the agent (default %d)\n"
+"  --timeout S   seconds to wait for the agent (default %d; import: %d)\n"
 "  -h, --help    help; 'cajactl COMMAND --help' for one command\n"
 "\nReads open the store directly and work without the agent; writes go\n"
 "through the agent's control socket DIR/ctl.sock.\n"
 "Exit status: 0 done, 1 usage error, 2 refused or failed.\n",
-	    CTL_TIMEOUT_MS / 1000);
+	    CTL_TIMEOUT_MS / 1000, IMPORT_TIMEOUT_MS / 1000);
 }
 
 static void
@@ -1504,6 +1512,7 @@ main(int argc, char *argv[])
 			if (++i >= argc)
 				usage_fail("--timeout needs seconds");
 			timeout_ms = parse_timeout(argv[i]);
+			timeout_given = 1;
 		} else if (strcmp(argv[i], "--json") == 0 &&
 		    (c == NULL || strcmp(c->name, "append") != 0))
 			json_out = 1;
