@@ -26,17 +26,7 @@ join_store "$A" "$B" caja-b
 start_agent_ep "$B" "tcp://127.0.0.1:$(free_port)" --no-mdns
 PID_B=$AGENT_PID
 DB=$(device_of "$B")
-gen_batch "$T/tmpl.jsonl" 10000 x SaleCreated
-left=$NEV k=0
-while [ "$left" -gt 0 ]; do
-	k=$((k + 1))
-	n=$((left > 10000 ? 10000 : left))
-	sed -e "s/\"sale_id\": \"x-/\"sale_id\": \"b$k-/" "$T/tmpl.jsonl" |
-	    head -n "$n" >"$T/b.jsonl"
-	"$CAJACTL" --dir "$B" --timeout 60 append --batch "$T/b.jsonl" \
-	    >/dev/null || fail "batch $k on B"
-	left=$((left - n))
-done
+append_sales "$B" "$NEV" b || fail "appends on B"
 stop_agent "$PID_B" || fail "stop B"
 "$CAJACTL" --dir "$B" export --out "$T/b.caja" >/dev/null || fail "export B"
 NB=$("$CAJACTL" --dir "$B" status --json | "$PYTHON" -c \

@@ -40,28 +40,12 @@ start_agent_ep "$B" "tcp://127.0.0.1:$(free_port)" --no-mdns
 PID_B=$AGENT_PID
 
 echo "== generating $NEV events: $HALF on A and $HALF on B at once"
-gen_batch "$T/tmpl.jsonl" 10000 x SaleCreated
-# One 10,000-line template, its sale ids rewritten per batch (fast).
-mkbatch() {	# TAG OUT
-	sed -e "s/\"sale_id\": \"x-/\"sale_id\": \"$1-/" "$T/tmpl.jsonl" >"$2"
-}
-producer() {	# DIR TAG N
-	local left=$3 k=0 n
-	while [ "$left" -gt 0 ]; do
-		k=$((k + 1))
-		n=$((left > 10000 ? 10000 : left))
-		mkbatch "$2$k" "$T/$2$k.jsonl"
-		[ "$n" -lt 10000 ] && sed -i "$((n + 1)),\$d" "$T/$2$k.jsonl"
-		"$CAJACTL" --dir "$1" --timeout 60 append --batch "$T/$2$k.jsonl" \
-		    >/dev/null 2>>"$T/producer-$2.err" || { echo "batch $2$k failed" >>"$T/producer-$2.err"; return 1; }
-		rm -f "$T/$2$k.jsonl"
-		left=$((left - n))
-	done
-}
+# One template for both producers (append_sales would make it otherwise).
+gen_batch "$T/sales-tmpl.jsonl" 10000 x SaleCreated
 ts=$(date +%s%N)
-producer "$A" a "$HALF" &
+append_sales "$A" "$HALF" a 2>>"$T/producer-a.err" &
 P1=$!
-producer "$B" b "$((NEV - HALF))" &
+append_sales "$B" "$((NEV - HALF))" b 2>>"$T/producer-b.err" &
 P2=$!
 wait "$P1" || fail "producer on A: $(cat "$T/producer-a.err")"
 wait "$P2" || fail "producer on B: $(cat "$T/producer-b.err")"

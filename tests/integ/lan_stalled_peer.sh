@@ -48,10 +48,7 @@ wait_peers_up 20 "$A" "$DB" "$DC" || fail "A's peers are not up"
 echo "== 1. B stalled (SIGSTOP); A appends $NEV events"
 # A warm-up batch first, so that the baseline includes the allocator's
 # working set of a batch append.
-gen_batch "$T/tmpl.jsonl" 10000 x SaleCreated
-sed -e 's/"sale_id": "x-/"sale_id": "w-/' "$T/tmpl.jsonl" >"$T/w.jsonl"
-"$CAJACTL" --dir "$A" --timeout 60 append --batch "$T/w.jsonl" >/dev/null ||
-    fail "warm-up batch"
+append_sales "$A" 10000 w || fail "warm-up batch"
 wait_converged 60 "$A" "$B" "$C" || fail "no convergence after the warm-up"
 kill -STOP "$PID_B"
 RSS0=$(rss_anon_kb "$PID_A")
@@ -60,10 +57,8 @@ left=$NEV k=0
 while [ "$left" -gt 0 ]; do
 	k=$((k + 1))
 	n=$((left > 10000 ? 10000 : left))
-	sed -e "s/\"sale_id\": \"x-/\"sale_id\": \"s$k-/" "$T/tmpl.jsonl" |
-	    head -n "$n" >"$T/b.jsonl"
-	"$CAJACTL" --dir "$A" --timeout 60 append --batch "$T/b.jsonl" \
-	    >/dev/null || { kill -CONT "$PID_B"; fail "batch $k on A"; }
+	append_sales "$A" "$n" "s$k-" ||
+	    { kill -CONT "$PID_B"; fail "batch $k on A"; }
 	r=$(rss_anon_kb "$PID_A")
 	[ "$r" -gt "$peak" ] && peak=$r
 	left=$((left - n))

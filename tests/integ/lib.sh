@@ -334,6 +334,25 @@ with open(path, "w") as f:
 PY
 }
 
+# append_sales DIR N TAG: N SaleCreated events through DIR's agent, in
+# batches of 10,000 (one template, its sale ids rewritten to TAG<k>-<i>:
+# fast). Returns 1 when a batch is refused.
+append_sales() {
+	local dir=$1 left=$2 tag=$3 k=0 n
+	[ -f "$T/sales-tmpl.jsonl" ] ||
+	    gen_batch "$T/sales-tmpl.jsonl" 10000 x SaleCreated
+	while [ "$left" -gt 0 ]; do
+		k=$((k + 1))
+		n=$((left > 10000 ? 10000 : left))
+		sed -e "s/\"sale_id\": \"x-/\"sale_id\": \"$tag$k-/" \
+		    "$T/sales-tmpl.jsonl" | head -n "$n" >"$T/sales-$tag.jsonl"
+		"$CAJACTL" --dir "$dir" --timeout 60 append --batch \
+		    "$T/sales-$tag.jsonl" >/dev/null || return 1
+		left=$((left - n))
+	done
+	rm -f "$T/sales-$tag.jsonl"
+}
+
 # append_logged DIR IDS_FILE FILE.jsonl: append the batch through DIR's
 # agent; each acknowledged event's "event_id device_id seq" is added to
 # IDS_FILE. Returns cajactl's status (the batch is all or nothing).
