@@ -4,7 +4,7 @@
 # B (a register, its agent alone) appends IMPORT_EVENTS events (default
 # 200,000) and exports them. A's agent imports the file; while it does:
 #  - every append on A is acknowledged within APPEND_MAX_MS (default
-#    1000): the agent merges the file in steps and serves requests between
+#    1500): the agent merges the file in steps and serves requests between
 #    them (before, the whole import ran in one go and appends waited for
 #    it);
 #  - `status` shows the import and its progress;
@@ -15,7 +15,7 @@
 . "$(dirname "$0")/lib.sh"
 T0=$SECONDS
 NEV=${IMPORT_EVENTS:-200000}
-APPEND_MAX_MS=${APPEND_MAX_MS:-1000}
+APPEND_MAX_MS=${APPEND_MAX_MS:-1500}
 A=$T/a B=$T/b
 
 echo "== setup: A (admin) and B; B appends $NEV events alone"
