@@ -49,7 +49,8 @@ usage(FILE *f)
 "  --listen EP        peer endpoint (default " CONF_LISTEN_DEFAULT ")  [listen]\n"
 "  --peer EP          static peer, repeatable                    [peer]\n"
 "  --no-mdns          no Avahi publish/browse                    [mdns = no]\n"
-"  --http ADDR        local HTTP API (default " CONF_HTTP_DEFAULT "; off)    [http]\n"
+"  --http ADDR        local HTTP API address (default " CONF_HTTP_DEFAULT "; off);\n"
+"                     not served yet by this version             [http]\n"
 "  --cloud URL        cloud endpoint, e.g. http://127.0.0.1:8080 [cloud]\n"
 "  --map-max SIZE     largest store map, e.g. 512M, 4G           [map_max]\n"
 "  --max-skew DUR     HLC skew bound, e.g. 300s, 5m              [max_skew]\n"
@@ -368,6 +369,9 @@ main(int argc, char *argv[])
 		log_setforeground(0);
 	log_info("started on %s (pid %ld)%s", conf.dir, (long)getpid(),
 	    conf.foreground ? ", foreground" : "");
+	if (strcmp(conf.http, "off") != 0)
+		log_info("http: the local HTTP API (%s) is not served by this "
+		    "version; use cajactl", conf.http);
 	rc = loop_run(l);
 	loop_destroy(&l);
 	remove_runfiles(conf.dir);
