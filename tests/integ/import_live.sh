@@ -11,6 +11,12 @@
 #  - a second import is refused at once ("an import is running", exit 2).
 # Then the import's answer counts every event, A holds all of B's log and
 # its own appends, and the file imported again is all duplicates.
+# Last, on K (a copy of A's data dir from before the import, its agent
+# alone): an agent stopped (SIGTERM) mid-import answers its client with
+# how far it got; one killed (SIGKILL) mid-import restarts on a store that
+# opens cleanly and holds a prefix-closed part of the file (every device's
+# events 1..n, events = sum of the vector clock); the same file imported
+# again brings the rest.
 # Env: CAJA_BUILD, CAJA_SRC (ctest); IMPORT_EVENTS, APPEND_MAX_MS.
 . "$(dirname "$0")/lib.sh"
 T0=$SECONDS
@@ -32,6 +38,14 @@ stop_agent "$PID_B" || fail "stop B"
 NB=$("$CAJACTL" --dir "$B" status --json | "$PYTHON" -c \
     'import json,sys; print(json.load(sys.stdin)["vector_clock"][sys.argv[1]])' "$DB")
 echo "   B's log: $NB events, export $(stat -c %s "$T/b.caja") bytes"
+
+# K: A's data dir as it is now (agent stopped for the copy).
+stop_agent "$PID_A" || fail "stop A"
+cp -a "$A" "$T/k"
+rm -f "$T/k/ctl.sock" "$T/k/cajad.pid" "$T/k/peers"
+K=$T/k
+start_agent_ep "$A" "tcp://127.0.0.1:$(free_port)" --no-mdns
+PID_A=$AGENT_PID
 
 echo "== A imports the file and sells meanwhile"
 "$CAJACTL" --dir "$A" import "$T/b.caja" --json >"$T/imp.json" 2>"$T/imp.err" &
@@ -100,4 +114,59 @@ done
 assert_eq "$(jget "$(cat "$T/imp3.json")" 'd["accepted"]')" 0 "events accepted by the second import"
 pass "A holds B's $NB events and its own $nsales sales; the same file again is all duplicates"
 kill -0 "$PID_A" || fail "A died"
+
+echo "== K: the agent stopped, then killed, in the middle of an import"
+# wait_importing DIR: until DIR's status shows an import with accepted > 0.
+wait_importing() {
+	local i
+	for i in $(seq 1 500); do
+		"$CAJACTL" --dir "$1" --timeout 2 status --json 2>/dev/null |
+		    "$PYTHON" -c 'import json,sys
+d = json.load(sys.stdin)
+sys.exit(0 if d.get("import", {}).get("accepted", 0) > 0 else 1)' && return 0
+		sleep 0.01
+	done
+	return 1
+}
+start_agent_ep "$K" "tcp://127.0.0.1:$(free_port)" --no-mdns
+PID_K=$AGENT_PID
+"$CAJACTL" --dir "$K" import "$T/b.caja" >"$T/k1.out" 2>&1 &
+IMP=$!
+wait_importing "$K" || fail "K's import never showed progress"
+stop_agent "$PID_K" || fail "K did not stop cleanly during an import"
+wait "$IMP" && fail "the interrupted import reported success"
+grep -q "interrupted" "$T/k1.out" || fail "interrupted import: $(cat "$T/k1.out")"
+pass "SIGTERM mid-import: the client was told: $(head -1 "$T/k1.out" | cut -c1-110)..."
+start_agent_ep "$K" "tcp://127.0.0.1:$(free_port)" --no-mdns
+PID_K=$AGENT_PID
+"$CAJACTL" --dir "$K" import "$T/b.caja" >"$T/k2.out" 2>&1 &
+IMP=$!
+wait_importing "$K" || fail "K's second import never showed progress"
+kill9_agent "$PID_K"
+wait "$IMP"
+# prefix-closed: each device's events are 1..n, nothing half-written
+"$CAJACTL" --dir "$K" status --json >"$T/k.json" || fail "K's store does not open after SIGKILL"
+"$PYTHON" - "$T/k.json" "$DB" "$NB" <<'PY' || fail "K after SIGKILL"
+import json, sys
+st = json.load(open(sys.argv[1]))
+vc, db, nb = st["vector_clock"], sys.argv[2], int(sys.argv[3])
+if st["events"] != sum(vc.values()):
+    sys.exit("events %d != sum of the vector clock %d" % (st["events"], sum(vc.values())))
+if not 0 < vc.get(db, 0) < nb:
+    sys.exit("B's events on K after the kill: %r of %d" % (vc.get(db), nb))
+print("   K after SIGKILL: %d of B's %d events, %d events in all = sum of the clock" % (vc[db], nb, st["events"]))
+PY
+start_agent_ep "$K" "tcp://127.0.0.1:$(free_port)" --no-mdns
+PID_K=$AGENT_PID
+"$CAJACTL" --dir "$K" import "$T/b.caja" --json >"$T/k3.json" ||
+    fail "import after the kill: $(cat "$T/k3.json")"
+"$CAJACTL" --dir "$K" status --json >"$T/k.json"
+assert_eq "$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["vector_clock"][sys.argv[2]])' "$T/k.json" "$DB")" \
+    "$NB" "B's events on K after importing again"
+for since in 0 $((NB - 1)); do
+	x=$("$CAJACTL" --dir "$A" log --json --device "$DB" --since "$since" --limit 1)
+	y=$("$CAJACTL" --dir "$K" log --json --device "$DB" --since "$since" --limit 1)
+	[ -n "$x" ] && [ "$x" = "$y" ] || fail "B's event after seq $since differs on K"
+done
+pass "SIGKILL mid-import: the store reopened whole, the same file again brought the rest ($(jget "$(cat "$T/k3.json")" 'd["accepted"]') events)"
 echo "import_live.sh: all passed in $((SECONDS - T0)) s"
