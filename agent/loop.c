@@ -725,7 +725,6 @@ import_start(struct loop *l, struct pending *p)
 	size_t		frames, pending;
 	int		rc;
 
-	l->cnt.imports++;
 	if (l->imp != NULL) {
 		store_import_progress(l->imp, &frames, &pending, &path);
 		msgf(line, sizeof(line), "an import is running (%s, %zu of "
@@ -742,6 +741,7 @@ import_start(struct loop *l, struct pending *p)
 		set_error(p, rc, line);
 		return;
 	}
+	l->cnt.imports++;
 	store_import_progress(l->imp, &frames, &pending, &path);
 	log_info("import %s from client %s: %zu events in the file",
 	    p->req.path, p->client, frames);
@@ -1024,7 +1024,7 @@ loop_run(struct loop *l)
 	zmq_pollitem_t	*items = l->items;
 	size_t		 k, np, nu;
 	long		 timeout;
-	int		 n;
+	int		 n, busy;
 
 	log_info("serving %s: control socket %s/%s", l->conf.dir,
 	    l->conf.dir, CTL_SOCK_NAME);
@@ -1054,6 +1054,7 @@ loop_run(struct loop *l)
 			if (zmq_errno() == EINTR)
 				continue;
 			log_error("poll: %s", zmq_strerror(zmq_errno()));
+			import_abandon(l);
 			return CAJA_EIO;
 		}
 		if (items[1].revents & ZMQ_POLLIN)
@@ -1064,11 +1065,13 @@ loop_run(struct loop *l)
 			handle_disco(l);
 		peer_rx_limit(l->peers, (items[0].revents & ZMQ_POLLIN) != 0);
 		peer_poll_done(l->peers, items + k, np);
+		/* Requests or received events this turn: the turn is busy. */
+		busy = (items[0].revents & ZMQ_POLLIN) != 0 ||
+		    peer_has_rx(l->peers);
 		/* Control requests and received events: one commit. */
 		handle_ctl(l);
 		/* Then a step of a running import: small while others wait. */
-		import_step(l, (items[0].revents & ZMQ_POLLIN) != 0 ||
-		    peer_has_rx(l->peers));
+		import_step(l, busy);
 		peer_tick(l->peers);
 		/* The cloud: results, then the next request (no batch open). */
 		uplink_poll_done(l->up, items + k - nu, nu);

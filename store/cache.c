@@ -45,6 +45,7 @@
 #define CACHE_SLOTS_MIN	1024	/* power of two */
 #define CACHE_KPRE	24	/* key bytes kept in the slot: most ids */
 #define CACHE_IDS	4096	/* event ids remembered (power of two) */
+#define CACHE_IDS_FROM	64	/* ... once a batch merged this many */
 
 enum { E_FREE, E_CLEAN, E_DIRTY };
 
@@ -697,8 +698,10 @@ cache_log_id_note(struct store_batch *b, const uint8_t dev[ID_LEN],
 
 	if (c == NULL || !c->on || seq == 0)
 		return;
-	if (c->ids == NULL &&
-	    (c->ids = calloc(CACHE_IDS, sizeof(*c->ids))) == NULL)
+	/* Only for runs worth it (catch-ups, imports): a live event or two
+	 * per batch reads its conflicts' ids from LMDB. */
+	if (c->ids == NULL && (b->nops < CACHE_IDS_FROM ||
+	    (c->ids = calloc(CACHE_IDS, sizeof(*c->ids))) == NULL))
 		return;		/* a memo: LMDB answers instead */
 	e = id_slot(c, dev, seq);
 	e->seq = seq;

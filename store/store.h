@@ -145,7 +145,8 @@ int	store_import(struct store *, const char *path, uint64_t now_ms,
  * written); each step merges at most max events (0: the default batch) in
  * one committed batch and sets *done once everything was tried (then the
  * last commit is synced and the report is final). A failed step leaves
- * the store as the last committed step left it; close releases the file.
+ * the store as the last committed step left it; close makes what the
+ * steps merged durable and releases the file.
  * One thread at a time per import, the store's writer.
  */
 struct store_import;

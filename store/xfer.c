@@ -222,8 +222,24 @@ struct store_import {
 	struct store_refusal	 *detail;
 	struct store_report	 *r;
 	struct store_report	  rep;		/* the whole import's */
-	int			  done;
+	int			  done;		/* everything tried */
+	int			  committed;	/* a step committed */
+	int			  synced;	/* ... and made durable */
 };
+
+/* The steps' commits were of received events (store.c commit(): meta
+ * page not synced): one sync makes them all durable. */
+static int
+import_sync(struct store_import *im)
+{
+	int	rc = 0;
+
+	if (im->committed && !im->synced && !im->s->nosync)
+		rc = sdb_err(mdb_env_sync(im->s->env, 1));
+	if (rc == 0)
+		im->synced = 1;
+	return rc;
+}
 
 void
 store_import_close(struct store_import **ip)
@@ -233,6 +249,8 @@ store_import_close(struct store_import **ip)
 	if (ip == NULL || (im = *ip) == NULL)
 		return;
 	*ip = NULL;
+	/* Stopped half-way: what was merged is kept, durably. */
+	(void)import_sync(im);
 	if (im->map != NULL && im->map != MAP_FAILED)
 		munmap(im->map, im->maplen);
 	if (im->fd >= 0)
@@ -372,9 +390,9 @@ store_import_step(struct store_import *im, size_t max, uint64_t now_ms,
 	if (errmsg == NULL)
 		errmsg = scratch;
 	errmsg[0] = '\0';
-	*done = im->done;
+	*done = 0;
 	if (im->done)
-		return 0;
+		goto sync;	/* a failed final sync, tried again */
 	if (max == 0 || max > XFER_BATCH)
 		max = XFER_BATCH;
 	m = im->npend - im->pos < max ? im->npend - im->pos : max;
@@ -391,6 +409,8 @@ store_import_step(struct store_import *im, size_t max, uint64_t now_ms,
 	store_batch_abort(&b);
 	if (rc != 0)
 		goto fail;
+	im->committed = 1;
+	im->synced = 0;
 	im->rep.accepted += r->accepted;
 	im->rep.duplicate += r->duplicate;
 	im->rep.forks += r->forks;
@@ -411,16 +431,16 @@ store_import_step(struct store_import *im, size_t max, uint64_t now_ms,
 	im->pos += m;
 	if (im->pos == im->npend)
 		end_of_pass(im);
-	if (im->done && !im->s->nosync &&
-	    (rc = sdb_err(mdb_env_sync(im->s->env, 1))) != 0) {
-		/* Its batches were received ones (store.c commit()): the
-		 * last is made durable before the import is reported done. */
-		im->done = 0;
+	if (!im->done)
+		return 0;
+sync:
+	/* Durable before the import is reported done. */
+	if ((rc = import_sync(im)) != 0) {
 		snprintf(errmsg, STORE_ERRMSG, "import: sync: %s",
 		    err_str(rc));
 		return rc;
 	}
-	*done = im->done;
+	*done = 1;
 	return 0;
 fail:
 	snprintf(errmsg, STORE_ERRMSG, "import stopped: %s", err_str(rc));

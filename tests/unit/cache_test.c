@@ -204,7 +204,7 @@ Test(cache, concurrent_prices_same_conflicts_as_event_by_event)
 	fx_clone(fx_path("b"), fx_path("one"));
 	fx_clone(fx_path("b"), fx_path("each"));
 	b = fx_open(fx_path("b"));
-	for (r = 0; r < 6; r++) {
+	for (r = 0; r < 80; r++) {	/* past CACHE_IDS_FROM */
 		snprintf(json, sizeof(json), "{\"product_id\":\"p1\","
 		    "\"price_bs\":\"5.%02d\"}", r);
 		fx_append(a, "PriceChanged", json, T0 + 1000 + (uint64_t)r);
