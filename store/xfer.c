@@ -383,6 +383,7 @@ store_import_step(struct store_import *im, size_t max, uint64_t now_ms,
 {
 	struct store_batch	*b = NULL;
 	struct store_report	*r = im->r;
+	struct stat		 st;
 	size_t			 j, m;
 	int			 rc;
 	char			 scratch[STORE_ERRMSG];
@@ -393,6 +394,14 @@ store_import_step(struct store_import *im, size_t max, uint64_t now_ms,
 	*done = 0;
 	if (im->done)
 		goto sync;	/* a failed final sync, tried again */
+	/* The file is mapped: cut short under us, reading it would kill us
+	 * (SIGBUS). Checked before each step (write a new file and rename
+	 * it, as store_export() does, instead of rewriting one in place). */
+	if (fstat(im->fd, &st) != 0 || (size_t)st.st_size < im->maplen) {
+		snprintf(errmsg, STORE_ERRMSG, "the file shrank during the "
+		    "import");
+		return CAJA_EIO;
+	}
 	if (max == 0 || max > XFER_BATCH)
 		max = XFER_BATCH;
 	m = im->npend - im->pos < max ? im->npend - im->pos : max;

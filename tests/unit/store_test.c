@@ -261,3 +261,75 @@ Test(store, export_parse_is_bounded)
 	/* a truncated header */
 	cr_assert_eq(store_export_parse(buf, 10, NULL, NULL), CAJA_EDECODE);
 }
+
+/*
+ * An import in steps (store_import_open/step/close, as the agent runs it):
+ * each step merges a committed batch and the report adds up; a file cut
+ * short while it is being imported (it is mapped) stops the import with a
+ * clear error instead of a SIGBUS, and what was merged before stays.
+ */
+Test(store, import_in_steps_and_a_file_cut_short)
+{
+	struct store		*a, *b;
+	struct store_import	*im = NULL;
+	char			 msg[STORE_ERRMSG] = "", json[96];
+	size_t			 frames, pending, n;
+	const char		*path;
+	uint64_t		 before;
+	int			 i, done = 0, steps = 0;
+
+	a = fx_create(fx_path("a"), "caja-1");
+	b = fx_join(a, fx_path("b"), "caja-2", T0 + 100);
+	for (i = 0; i < 50; i++) {
+		snprintf(json, sizeof(json), "{\"product_id\":\"p%d\","
+		    "\"qty\":%d}", i, i + 1);
+		fx_append(a, "StockReceived", json, T0 + 1000 + (uint64_t)i);
+	}
+	n = fx_export(a, fx_path("a.exp"));
+	cr_assert_gt(n, 50);
+	before = fx_count(b);
+
+	/* in steps of 8 */
+	cr_assert_eq(store_import_open(b, fx_path("a.exp"), &im, msg), 0,
+	    "%s", msg);
+	store_import_progress(im, &frames, &pending, &path);
+	cr_assert_eq(frames, n);
+	cr_assert_eq(pending, n);
+	cr_assert_str_eq(path, fx_path("a.exp"));
+	while (!done) {
+		cr_assert_eq(store_import_step(im, 8, T0 + 5000, &done, msg), 0,
+		    "%s", msg);
+		steps++;
+		store_import_progress(im, &frames, &pending, &path);
+		if (!done)
+			cr_assert_gt(pending, 0);
+	}
+	cr_assert_geq(steps, (int)(n / 8));
+	cr_assert_eq(pending, 0);
+	cr_assert_eq(store_import_report(im)->refused, 0);
+	cr_assert_eq(store_import_report(im)->accepted +
+	    store_import_report(im)->duplicate, n);
+	store_import_close(&im);
+	cr_assert_null(im);
+	/* all of a's events, and b's own enrollment */
+	cr_assert_eq(fx_count(b), fx_count(a) + 1, "b %llu, a %llu",
+	    (unsigned long long)fx_count(b), (unsigned long long)fx_count(a));
+
+	/* a file cut short between two steps */
+	store_close(&b);
+	b = fx_join(a, fx_path("c"), "caja-3", T0 + 200);
+	before = fx_count(b);
+	cr_assert_eq(store_import_open(b, fx_path("a.exp"), &im, msg), 0);
+	cr_assert_eq(store_import_step(im, 8, T0 + 5000, &done, msg), 0);
+	cr_assert_eq(done, 0);
+	cr_assert_gt(fx_count(b), before);
+	before = fx_count(b);
+	cr_assert_eq(truncate(fx_path("a.exp"), 64), 0);
+	cr_assert_eq(store_import_step(im, 8, T0 + 5000, &done, msg),
+	    CAJA_EIO);
+	cr_assert(strstr(msg, "shrank") != NULL, "%s", msg);
+	store_import_close(&im);
+	cr_assert_eq(fx_count(b), before, "what was merged before stays");
+	store_close(&a);
+	store_close(&b);
+}
