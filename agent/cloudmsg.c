@@ -9,74 +9,7 @@
 #include <jansson.h>
 
 #include "agent/cloudmsg.h"
-
-static int
-parse_seq(const char *p, size_t n, uint64_t *out)
-{
-	uint64_t	v = 0;
-	size_t		i;
-
-	if (n == 0 || n > 19)
-		return CAJA_EDECODE;
-	for (i = 0; i < n; i++) {
-		if (p[i] < '0' || p[i] > '9')
-			return CAJA_EDECODE;
-		v = v * 10 + (uint64_t)(p[i] - '0');
-	}
-	if (v > (uint64_t)INT64_MAX)	/* the wire's limit on a seq */
-		return CAJA_EDECODE;
-	*out = v;
-	return 0;
-}
-
-static int
-put_hex(struct vclock *vc, const char *hex, size_t n, uint64_t seq)
-{
-	char	tmp[ID_HEX];
-	uint8_t	id[ID_LEN];
-
-	if (n != ID_HEX - 1)
-		return CAJA_EDECODE;
-	memcpy(tmp, hex, n);
-	tmp[n] = '\0';
-	if (ids_unhex(id, ID_LEN, tmp) != 0)
-		return CAJA_EDECODE;
-	if (seq == 0)
-		return 0;
-	if (vclock_get(vc, id) != 0)
-		return CAJA_EDECODE;	/* twice */
-	return vclock_set(vc, id, seq) == 0 ? 0 : CAJA_EDECODE;
-}
-
-int
-cloudmsg_vclock_parse(const char *s, struct vclock *vc)
-{
-	const char	*p, *colon, *comma;
-	uint64_t	 seq;
-	int		 rc;
-
-	vclock_init(vc);
-	if (s == NULL)
-		return 0;
-	while (*s == ' ')
-		s++;
-	if (*s == '\0')
-		return 0;
-	for (p = s;; p = comma + 1) {
-		comma = strchr(p, ',');
-		if (comma == NULL)
-			comma = p + strlen(p);
-		colon = memchr(p, ':', (size_t)(comma - p));
-		if (colon == NULL)
-			return CAJA_EDECODE;
-		if ((rc = parse_seq(colon + 1, (size_t)(comma - colon - 1),
-		    &seq)) != 0 ||
-		    (rc = put_hex(vc, p, (size_t)(colon - p), seq)) != 0)
-			return rc;
-		if (*comma == '\0')
-			return 0;
-	}
-}
+#include "proto/evjson.h"
 
 static uint64_t
 juint(const json_t *o, const char *k)
@@ -103,8 +36,8 @@ copy_text(char *out, size_t cap, const char *s)
 int
 cloudmsg_push_parse(const char *body, size_t len, struct cloudmsg_push *r)
 {
-	json_t		*j = NULL, *v, *res, *e;
-	const char	*k, *st;
+	json_t		*j = NULL, *res, *e;
+	const char	*st;
 	size_t		 i;
 	int		 rc = CAJA_EDECODE;
 
@@ -121,15 +54,9 @@ cloudmsg_push_parse(const char *body, size_t len, struct cloudmsg_push *r)
 	r->rejected = juint(j, "rejected");
 	r->retry = juint(j, "retry");
 	r->conflicts_pending = (int64_t)juint(j, "conflicts_pending");
-	v = json_object_get(j, "vector_clock");
-	if (!json_is_object(v) || json_object_size(v) > VCLOCK_MAX)
+	if (evjson_vclock_parse(json_object_get(j, "vector_clock"),
+	    &r->vc) != 0)
 		goto out;
-	json_object_foreach(v, k, e) {
-		if (!json_is_integer(e) || json_integer_value(e) < 0 ||
-		    put_hex(&r->vc, k, strlen(k),
-		    (uint64_t)json_integer_value(e)) != 0)
-			goto out;
-	}
 	res = json_object_get(j, "results");
 	if (res != NULL && !json_is_array(res))
 		goto out;

@@ -22,9 +22,6 @@
 #define CLOUDMSG_ERRMSG		200
 #define CLOUDMSG_BODY_MAX	(64u << 20)	/* answer bytes read at most */
 
-/* "device:seq,device:seq" (32 hex digits each; empty: none). */
-int	cloudmsg_vclock_parse(const char *, struct vclock *) CAJA_WUR;
-
 /* A refusal with retry false: (device, seq) that will never pass. */
 struct cloudmsg_reject {
 	uint8_t		dev[ID_LEN];

@@ -820,7 +820,7 @@ on_pull(struct uplink *u, const struct result *r, const uint8_t *body,
 
 	if ((cv = malloc(sizeof(*cv))) == NULL)
 		return;
-	if (!r->has_vc || cloudmsg_vclock_parse(vctext, cv) != 0) {
+	if (!r->has_vc || vclock_parse_compact(vctext, cv) != 0) {
 		msgf(u->last_error, sizeof(u->last_error), "pull: no valid "
 		    "X-Caja-Vector-Clock in the answer");
 		failed(u, r, now);

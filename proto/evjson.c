@@ -3,6 +3,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "proto/event.h"
@@ -55,6 +56,26 @@ evjson_vclock(const struct vclock *vc)
 		}
 	}
 	return o;
+}
+
+int
+evjson_vclock_parse(const json_t *o, struct vclock *vc)
+{
+	const char	*k;
+	json_t		*v;
+	uint8_t		 dev[ID_LEN];
+
+	vclock_init(vc);
+	if (!json_is_object(o) || json_object_size(o) > VCLOCK_MAX)
+		return CAJA_EDECODE;
+	json_object_foreach((json_t *)o, k, v) {
+		if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+		    strlen(k) != ID_HEX - 1 || ids_unhex(dev, ID_LEN, k) != 0 ||
+		    vclock_get(vc, dev) != 0 ||
+		    vclock_set(vc, dev, (uint64_t)json_integer_value(v)) != 0)
+			return CAJA_EDECODE;
+	}
+	return 0;
 }
 
 static int

@@ -30,6 +30,10 @@ json_t	*evjson_hex(const uint8_t *, size_t len);	/* len <= HEX_MAX */
 json_t	*evjson_time(uint64_t hlc);
 /* {"<device hex>": seq, ...} */
 json_t	*evjson_vclock(const struct vclock *);
+/* Reads that form back into vc: an object of at most VCLOCK_MAX ids of
+ * 32 hex digits, each once, to integers >= 0 (0: left out).
+ * CAJA_EDECODE for anything else. */
+int	evjson_vclock_parse(const json_t *, struct vclock *vc) CAJA_WUR;
 
 /*
  * The event in frame as an object: event_id, device_id, seq, hlc, time,

@@ -201,3 +201,73 @@ vclock_compact(const struct vclock *v, struct buf *b)
 		rc = buf_add(b, "", 1);
 	return rc;
 }
+
+/* A seq of the text form: decimal digits, at most INT64_MAX (the wire's
+ * limit on a seq). */
+static int
+parse_seq(const char *p, size_t n, uint64_t *out)
+{
+	uint64_t	v = 0;
+	size_t		i;
+
+	if (n == 0 || n > 19)
+		return CAJA_EDECODE;
+	for (i = 0; i < n; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return CAJA_EDECODE;
+		v = v * 10 + (uint64_t)(p[i] - '0');
+	}
+	if (v > (uint64_t)INT64_MAX)
+		return CAJA_EDECODE;
+	*out = v;
+	return 0;
+}
+
+static int
+put_hex(struct vclock *vc, const char *hex, size_t n, uint64_t seq)
+{
+	char	tmp[ID_HEX];
+	uint8_t	id[ID_LEN];
+
+	if (n != ID_HEX - 1)
+		return CAJA_EDECODE;
+	memcpy(tmp, hex, n);
+	tmp[n] = '\0';
+	if (ids_unhex(id, ID_LEN, tmp) != 0)
+		return CAJA_EDECODE;
+	if (seq == 0)
+		return 0;
+	if (vclock_get(vc, id) != 0)
+		return CAJA_EDECODE;	/* twice */
+	return vclock_set(vc, id, seq) == 0 ? 0 : CAJA_EDECODE;
+}
+
+int
+vclock_parse_compact(const char *s, struct vclock *vc)
+{
+	const char	*p, *colon, *comma;
+	uint64_t	 seq;
+	int		 rc;
+
+	vclock_init(vc);
+	if (s == NULL)
+		return 0;
+	while (*s == ' ')
+		s++;
+	if (*s == '\0')
+		return 0;
+	for (p = s;; p = comma + 1) {
+		comma = strchr(p, ',');
+		if (comma == NULL)
+			comma = p + strlen(p);
+		colon = memchr(p, ':', (size_t)(comma - p));
+		if (colon == NULL)
+			return CAJA_EDECODE;
+		if ((rc = parse_seq(colon + 1, (size_t)(comma - colon - 1),
+		    &seq)) != 0 ||
+		    (rc = put_hex(vc, p, (size_t)(colon - p), seq)) != 0)
+			return rc;
+		if (*comma == '\0')
+			return 0;
+	}
+}

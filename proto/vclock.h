@@ -64,5 +64,14 @@ int		vclock_apply_delta(struct vclock *base,
  */
 int		vclock_compact(const struct vclock *v, struct buf *out)
 		    CAJA_WUR;
+/*
+ * Reads that text form back into vc (leading spaces skipped; NULL or ""
+ * is the empty clock; entries of seq 0 are left out). CAJA_EDECODE for
+ * anything else: a trailing comma, a device twice, an id that is not 32
+ * hex digits, a seq past INT64_MAX (the wire's limit), or more than
+ * VCLOCK_MAX devices.
+ */
+int		vclock_parse_compact(const char *s, struct vclock *vc)
+		    CAJA_WUR;
 
 #endif

@@ -193,6 +193,44 @@ Test(event, json_of_the_golden_event)
 	cr_assert_null(evjson_hex(out.p, EVJSON_HEX_MAX + 1));
 }
 
+/* The JSON vector clock (push answers, caja-cloud's since): both ways. */
+Test(event, json_vclock_reads_back)
+{
+	static const char *const bad[] = {
+		"[]", "{\"01010101010101010101010101010101\": -1}",
+		"{\"01010101010101010101010101010101\": \"3\"}",
+		"{\"0101\": 3}", "{\"zz010101010101010101010101010101\": 3}",
+	};
+	struct vclock	 vc, back;
+	json_t		*j;
+	size_t		 i;
+
+	vclock_init(&vc);
+	memset(vc.e[0].dev, 0x01, ID_LEN);
+	vc.e[0].seq = 300;
+	memset(vc.e[1].dev, 0x02, ID_LEN);
+	vc.e[1].seq = 7;
+	vc.n = 2;
+	j = evjson_vclock(&vc);
+	cr_assert_not_null(j);
+	cr_assert_eq(evjson_vclock_parse(j, &back), 0);
+	cr_assert_eq(vclock_cmp(&vc, &back), VCLOCK_EQUAL);
+	json_decref(j);
+	/* a zero seq is no entry */
+	j = json_pack("{s:i}", "03030303030303030303030303030303", 0);
+	cr_assert_eq(evjson_vclock_parse(j, &back), 0);
+	cr_assert_eq(back.n, 0);
+	json_decref(j);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		j = json_loads(bad[i], 0, NULL);
+		cr_assert_not_null(j, "%s", bad[i]);
+		cr_assert_eq(evjson_vclock_parse(j, &back), CAJA_EDECODE,
+		    "accepted %s", bad[i]);
+		json_decref(j);
+	}
+	cr_assert_eq(evjson_vclock_parse(NULL, &back), CAJA_EDECODE);
+}
+
 Test(event, encode_appends_and_is_deterministic)
 {
 	struct event	ev;

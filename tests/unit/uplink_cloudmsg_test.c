@@ -1,8 +1,8 @@
 /*
  * uplink_cloudmsg_test: what the uplink reads back from caja-cloud
- * (agent/cloudmsg.h): compact vector clocks (as vclock_compact() writes
- * them), the push answer of API.md, Retry-After; hostile answers return
- * an error, never crash. The signed-request message: cloudreq_test.c.
+ * (agent/cloudmsg.h): the push answer of API.md, Retry-After; hostile
+ * answers return an error, never crash. Compact vector clocks:
+ * vclock_test.c; the signed-request message: cloudreq_test.c.
  */
 #include <string.h>
 
@@ -13,58 +13,6 @@
 #define DA	"74f510067d5f683ba7eb61a7cea0cc34"
 #define DB	"2553e8edbd9dc75b7569f5749c101354"
 #define DC	"d1ee000000000000000000000000e8bd"
-
-Test(cloudmsg, compact_vclock_round_trip)
-{
-	struct vclock	vc, back;
-	struct buf	b;
-	uint8_t		id[ID_LEN];
-
-	buf_init(&b, 0);
-	vclock_init(&vc);
-	cr_assert_eq(vclock_compact(&vc, &b), 0);
-	cr_assert_str_eq((char *)b.p, "");
-	cr_assert_eq(ids_unhex(id, ID_LEN, DA), 0);
-	cr_assert_eq(vclock_set(&vc, id, 9), 0);
-	cr_assert_eq(ids_unhex(id, ID_LEN, DB), 0);
-	cr_assert_eq(vclock_set(&vc, id, 2), 0);
-	cr_assert_eq(vclock_compact(&vc, &b), 0);
-	cr_assert_str_eq((char *)b.p, DB ":2," DA ":9", "sorted by device");
-	cr_assert_eq(cloudmsg_vclock_parse((char *)b.p, &back), 0);
-	cr_assert_eq(vclock_cmp(&vc, &back), VCLOCK_EQUAL);
-	cr_assert_eq(cloudmsg_vclock_parse(DA ":9," DB ":2", &back), 0,
-	    "any order");
-	cr_assert_eq(vclock_cmp(&vc, &back), VCLOCK_EQUAL);
-	cr_assert_eq(cloudmsg_vclock_parse("", &back), 0);
-	cr_assert_eq(back.n, 0);
-	cr_assert_eq(cloudmsg_vclock_parse(NULL, &back), 0);
-	buf_reset(&b);
-}
-
-Test(cloudmsg, compact_vclock_refuses_garbage)
-{
-	static const char *const bad[] = {
-		DA,				/* no seq */
-		DA ":",				/* empty seq */
-		DA ":x1",
-		DA ":1,",			/* trailing comma */
-		"74f5:3",			/* short id */
-		DA "00:3",			/* long id */
-		"zz" DA ":3",
-		DA ":1," DA ":2",		/* twice */
-		DA ":9223372036854775808",	/* past the wire's seq */
-		DA ":99999999999999999999",
-		",",
-	};
-	struct vclock	vc;
-	size_t		i;
-
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		cr_assert_eq(cloudmsg_vclock_parse(bad[i], &vc), CAJA_EDECODE,
-		    "accepted '%s'", bad[i]);
-	cr_assert_eq(cloudmsg_vclock_parse(DA ":9223372036854775807", &vc),
-	    0);
-}
 
 /* The example answer of tools/caja-cloud/API.md (ids completed). */
 static const char push_answer[] =

@@ -5,6 +5,7 @@
 
 #include <criterion/criterion.h>
 
+#include "proto/ids.h"
 #include "proto/vclock.h"
 
 static void
@@ -179,4 +180,60 @@ Test(vclock, compact_text_is_bounded)
 	buf_init(&b, 100);
 	cr_assert_eq(vclock_compact(&v, &b), CAJA_ETOOBIG);
 	buf_reset(&b);
+}
+
+/* vclock_parse_compact(): what vclock_compact() writes, and nothing else. */
+#define XA	"74f510067d5f683ba7eb61a7cea0cc34"
+#define XB	"2553e8edbd9dc75b7569f5749c101354"
+
+Test(vclock, compact_text_reads_back)
+{
+	struct vclock	vc, back;
+	struct buf	b;
+	uint8_t		id[ID_LEN];
+
+	buf_init(&b, 0);
+	vclock_init(&vc);
+	cr_assert_eq(vclock_compact(&vc, &b), 0);
+	cr_assert_str_eq((char *)b.p, "");
+	cr_assert_eq(ids_unhex(id, ID_LEN, XA), 0);
+	cr_assert_eq(vclock_set(&vc, id, 9), 0);
+	cr_assert_eq(ids_unhex(id, ID_LEN, XB), 0);
+	cr_assert_eq(vclock_set(&vc, id, 2), 0);
+	cr_assert_eq(vclock_compact(&vc, &b), 0);
+	cr_assert_str_eq((char *)b.p, XB ":2," XA ":9", "sorted by device");
+	cr_assert_eq(vclock_parse_compact((char *)b.p, &back), 0);
+	cr_assert_eq(vclock_cmp(&vc, &back), VCLOCK_EQUAL);
+	cr_assert_eq(vclock_parse_compact(XA ":9," XB ":2", &back), 0,
+	    "any order");
+	cr_assert_eq(vclock_cmp(&vc, &back), VCLOCK_EQUAL);
+	cr_assert_eq(vclock_parse_compact("", &back), 0);
+	cr_assert_eq(back.n, 0);
+	cr_assert_eq(vclock_parse_compact(NULL, &back), 0);
+	buf_reset(&b);
+}
+
+Test(vclock, compact_text_refuses_garbage)
+{
+	static const char *const bad[] = {
+		XA,				/* no seq */
+		XA ":",				/* empty seq */
+		XA ":x1",
+		XA ":1,",			/* trailing comma */
+		"74f5:3",			/* short id */
+		XA "00:3",			/* long id */
+		"zz" XA ":3",
+		XA ":1," XA ":2",		/* twice */
+		XA ":9223372036854775808",	/* past the wire's seq */
+		XA ":99999999999999999999",
+		",",
+	};
+	struct vclock	vc;
+	size_t		i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_assert_eq(vclock_parse_compact(bad[i], &vc), CAJA_EDECODE,
+		    "accepted '%s'", bad[i]);
+	cr_assert_eq(vclock_parse_compact(XA ":9223372036854775807", &vc),
+	    0);
 }

@@ -181,7 +181,8 @@ extern const char	cdb_schema_sql[];
 /* (The JSON form of an event and of a vclock: proto/evjson.h.) */
 /*
  * Parses a vector clock: JSON {"hex": seq, ...} or the compact form
- * "hex:seq,hex:seq"; empty text is the empty clock. CAJA_EDECODE.
+ * "hex:seq,hex:seq" (vclock_parse_compact()); empty text is the empty
+ * clock. CAJA_EDECODE.
  */
 int	cevent_vclock_parse(const char *, struct vclock *) CAJA_WUR;
 
