@@ -23,14 +23,9 @@ cevent_vclock_parse(const char *s, struct vclock *vc)
 	json_t		*j;
 	int		 rc;
 
-	vclock_init(vc);
-	if (s == NULL)
-		return 0;
-	while (*s == ' ')
+	while (s != NULL && *s == ' ')
 		s++;
-	if (*s == '\0')
-		return 0;
-	if (*s == '{') {
+	if (s != NULL && *s == '{') {
 		if ((j = json_loads(s, JSON_REJECT_DUPLICATES, NULL)) == NULL)
 			return CAJA_EDECODE;
 		rc = evjson_vclock_parse(j, vc);
