@@ -817,7 +817,7 @@ main(int argc, char **argv)
 		j = json_loadb((const char *)resp.body, resp.len, 0, NULL);
 		vtext = j != NULL ? json_dumps(json_object_get(j,
 		    "vector_clock"), JSON_COMPACT) : NULL;
-		if (vtext == NULL || cevent_vclock_parse(vtext, &since) != 0)
+		if (vtext == NULL || cvclock_parse(vtext, &since) != 0)
 			die("push answer", CAJA_EDECODE, NULL);
 		free(vtext);
 		if (json_integer_value(json_object_get(j, "rejected")) != 0)

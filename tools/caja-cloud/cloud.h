@@ -10,7 +10,7 @@
  *                       store, holding the cloud's enrolled device key;
  *                       events accepted there are written to PostgreSQL
  *                       (rows, conflicts, reconcile)
- *   cevent_  cevent.c   an event's exact bytes -> the JSON of its fields
+ *   cvclock_ cvclock.c  a vector clock from a request (JSON or compact)
  *   cpush_   push.c     POST /v2/sync/push and head-office events
  *   cloud_   util.c     logging, clocks, defaults
  *   cauth_   auth.c     the admin token (the message a signed pull
@@ -176,7 +176,7 @@ void	cdb_stats(struct cdb *, struct cdb_stats *);
 /* The schema, as applied at start (caja-cloud schema prints it). */
 extern const char	cdb_schema_sql[];
 
-/* ---- cevent.c ---- */
+/* ---- cvclock.c ---- */
 
 /* (The JSON form of an event and of a vclock: proto/evjson.h.) */
 /*
@@ -184,7 +184,7 @@ extern const char	cdb_schema_sql[];
  * "hex:seq,hex:seq" (vclock_parse_compact()); empty text is the empty
  * clock. CAJA_EDECODE.
  */
-int	cevent_vclock_parse(const char *, struct vclock *) CAJA_WUR;
+int	cvclock_parse(const char *, struct vclock *) CAJA_WUR;
 
 /* ---- cstore.c ---- */
 

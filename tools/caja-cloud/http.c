@@ -561,7 +561,7 @@ h_pull(struct chttp *h, struct MHD_Connection *c, const char *url,
 		goto done;
 	}
 	sv = arg(c, "since");
-	if (cevent_vclock_parse(sv, since) != 0) {
+	if (cvclock_parse(sv, since) != 0) {
 		cresp_error(r, 400, "since: a vector clock, {\"device\": seq} "
 		    "or device:seq,device:seq");
 		goto done;
