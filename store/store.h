@@ -166,6 +166,18 @@ void	store_import_close(struct store_import **);
 #define STORE_EXPORT_MAGIC	"CAJAEXP1"
 int	store_export_parse(const uint8_t *buf, size_t len,
 	    int (*fn)(void *, const uint8_t *, size_t), void *arg) CAJA_WUR;
+/* The frames of such bytes, collected: pointers into buf and lengths (f
+ * zeroed first; free them with store_frames_free()). At most max frames
+ * (0: no bound): CAJA_ETOOBIG past it; otherwise as store_export_parse(),
+ * f->n counting the frames read before a malformed one. */
+struct store_frames {
+	const uint8_t	**p;
+	size_t		 *len;
+	size_t		  n, cap, max;
+};
+int	store_export_frames(const uint8_t *buf, size_t len, size_t max,
+	    struct store_frames *f) CAJA_WUR;
+void	store_frames_free(struct store_frames *);
 
 /* Reads (any store, read-only or not). kind: "product"|"customer"|"sale".
  * id: exact entity id. CAJA_ENOTFOUND when absent. */

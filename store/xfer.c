@@ -177,23 +177,49 @@ fail:
 
 /* ---- import ---- */
 
-struct frames {
-	const uint8_t	**p;
-	size_t		 *len;
-	size_t		  n, cap;
-};
-
+/* store_export_frames()'s collector: grows by doubling, up to f->max. */
 static int
 collect(void *arg, const uint8_t *p, size_t len)
 {
-	struct frames	*f = arg;
+	struct store_frames	*f = arg;
+	const uint8_t		**np;
+	size_t			 *nl, cap;
 
-	if (f->n == f->cap)
+	if (f->n == f->cap) {
+		if (f->max != 0 && f->n >= f->max)
+			return CAJA_ETOOBIG;
+		cap = f->cap ? f->cap * 2 : 256;
+		if ((np = realloc(f->p, cap * sizeof(*np))) == NULL)
+			return CAJA_ENOMEM;
+		f->p = np;
+		if ((nl = realloc(f->len, cap * sizeof(*nl))) == NULL)
+			return CAJA_ENOMEM;
+		f->len = nl;
+		f->cap = cap;
+	}
+	if (f->max != 0 && f->n >= f->max)
 		return CAJA_ETOOBIG;
 	f->p[f->n] = p;
 	f->len[f->n] = len;
 	f->n++;
 	return 0;
+}
+
+int
+store_export_frames(const uint8_t *buf, size_t len, size_t max,
+    struct store_frames *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->max = max;
+	return store_export_parse(buf, len, collect, f);
+}
+
+void
+store_frames_free(struct store_frames *f)
+{
+	free(f->p);
+	free(f->len);
+	memset(f, 0, sizeof(*f));
 }
 
 /*
@@ -209,7 +235,7 @@ struct store_import {
 	int			 fd;
 	uint8_t			*map;
 	size_t			 maplen;
-	struct frames		 f;
+	struct store_frames	 f;
 	size_t			*pend, npend, *next, nnext, pos;
 	size_t			 progress;	/* accepted in this pass */
 	struct store_refusal	*wait;		/* of this pass, detailed */
@@ -255,8 +281,7 @@ store_import_close(struct store_import **ip)
 		munmap(im->map, im->maplen);
 	if (im->fd >= 0)
 		close(im->fd);
-	free(im->f.p);
-	free(im->f.len);
+	store_frames_free(&im->f);
 	free(im->pend);
 	free(im->next);
 	free(im->cp);
@@ -317,11 +342,6 @@ store_import_open(struct store *s, const char *path,
 		snprintf(errmsg, STORE_ERRMSG, "%s: %s", path, strerror(errno));
 		goto fail;
 	}
-	im->f.cap = im->maplen / 5 + 1;
-	im->f.p = malloc(im->f.cap * sizeof(*im->f.p));
-	im->f.len = malloc(im->f.cap * sizeof(*im->f.len));
-	im->pend = malloc(im->f.cap * sizeof(*im->pend));
-	im->next = malloc(im->f.cap * sizeof(*im->next));
 	im->cp = malloc(XFER_BATCH * sizeof(*im->cp));
 	im->cl = malloc(XFER_BATCH * sizeof(*im->cl));
 	im->verdict = malloc(XFER_BATCH * sizeof(*im->verdict));
@@ -329,17 +349,22 @@ store_import_open(struct store *s, const char *path,
 	im->detail = calloc(XFER_BATCH, sizeof(*im->detail));
 	im->r = malloc(sizeof(*im->r));
 	im->wait = calloc(STORE_REFUSED_MAX, sizeof(*im->wait));
-	if (im->wait == NULL || im->f.p == NULL || im->f.len == NULL ||
-	    im->pend == NULL || im->next == NULL || im->cp == NULL ||
-	    im->cl == NULL || im->verdict == NULL || im->retry == NULL ||
-	    im->detail == NULL || im->r == NULL) {
+	if (im->wait == NULL || im->cp == NULL || im->cl == NULL ||
+	    im->verdict == NULL || im->retry == NULL || im->detail == NULL ||
+	    im->r == NULL) {
 		rc = CAJA_ENOMEM;
 		goto fail;
 	}
-	if ((rc = store_export_parse(im->map, im->maplen, collect,
-	    &im->f)) != 0) {
-		snprintf(errmsg, STORE_ERRMSG, "%s: malformed export file "
-		    "(after %zu events)", path, im->f.n);
+	if ((rc = store_export_frames(im->map, im->maplen, 0, &im->f)) != 0) {
+		if (rc != CAJA_ENOMEM)
+			snprintf(errmsg, STORE_ERRMSG, "%s: malformed export "
+			    "file (after %zu events)", path, im->f.n);
+		goto fail;
+	}
+	im->pend = malloc((im->f.n + 1) * sizeof(*im->pend));
+	im->next = malloc((im->f.n + 1) * sizeof(*im->next));
+	if (im->pend == NULL || im->next == NULL) {
+		rc = CAJA_ENOMEM;
 		goto fail;
 	}
 	for (i = 0; i < im->f.n; i++)

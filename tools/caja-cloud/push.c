@@ -72,39 +72,6 @@ cpush_inflate(const uint8_t *in, size_t len, size_t max, struct buf *out)
 	return rc;
 }
 
-/* ---- frames of a body ---- */
-
-struct frames {
-	const uint8_t	**p;
-	size_t		 *len;
-	size_t		  n, cap;
-};
-
-static int
-collect(void *arg, const uint8_t *p, size_t len)
-{
-	struct frames	*f = arg;
-	const uint8_t	**np;
-	size_t		 *nl, cap;
-
-	if (f->n == f->cap) {
-		if (f->cap >= CLOUD_MAX_EVENTS * 4)
-			return CAJA_ETOOBIG;
-		cap = f->cap ? f->cap * 2 : 256;
-		if ((np = realloc(f->p, cap * sizeof(*np))) == NULL)
-			return CAJA_ENOMEM;
-		f->p = np;
-		if ((nl = realloc(f->len, cap * sizeof(*nl))) == NULL)
-			return CAJA_ENOMEM;
-		f->len = nl;
-		f->cap = cap;
-	}
-	f->p[f->n] = p;
-	f->len[f->n] = len;
-	f->n++;
-	return 0;
-}
-
 /* ---- database steps ---- */
 
 static int
@@ -256,7 +223,7 @@ device_state(struct cdb *db, struct cdb_conn *k, struct cstore *cs,
 }
 
 struct pushctx {
-	struct frames		 f;
+	struct store_frames	 f;
 	struct buf		 raw;
 	int			*verdict;
 	uint8_t			*retry;
@@ -331,8 +298,7 @@ unavailable(struct cresp *resp, int rc, const char *what)
 static void
 pushctx_free(struct pushctx *p)
 {
-	free(p->f.p);
-	free(p->f.len);
+	store_frames_free(&p->f);
 	buf_reset(&p->raw);
 	free(p->verdict);
 	free(p->retry);
@@ -481,8 +447,8 @@ cpush_handle(const struct cloud_conf *conf, struct cdb *db,
 		goto fail_early;
 	}
 	o.bytes_raw = rawlen;
-	rc = rawlen == 0 ? CAJA_EDECODE : store_export_parse(raw, rawlen,
-	    collect, &p.f);
+	rc = rawlen == 0 ? CAJA_EDECODE : store_export_frames(raw, rawlen,
+	    CLOUD_MAX_EVENTS * 4, &p.f);
 	if (rc == CAJA_ETOOBIG || (rc == 0 && p.f.n > conf->max_events)) {
 		o.status = 413;
 		cresp_error(resp, 413, "more than %zu events: at most %zu per "
