@@ -60,6 +60,20 @@ pg_check() {
 	assert_eq "$got" "$want $want $want" "PostgreSQL rows, distinct ids, distinct (device, seq)"
 }
 
+# pg_has_ids IDS_FILE: every event id of IDS_FILE (first column, as
+# append_logged writes it) is a row of the store in PostgreSQL.
+pg_has_ids() {
+	PSQL "select event_id from events where store_id = '$SID'" >"$T/pg_ids"
+	"$PYTHON" - "$1" "$T/pg_ids" <<'PY'
+import sys
+want = [l.split()[0] for l in open(sys.argv[1]) if l.strip()]
+have = set(l.strip() for l in open(sys.argv[2]) if l.strip())
+miss = [w for w in want if w not in have]
+if miss:
+    sys.exit("%d of %d missing, e.g. %s" % (len(miss), len(want), miss[:3]))
+PY
+}
+
 # pg_count: events of the store in PostgreSQL.
 pg_count() {
 	PSQL "select count(*) from events where store_id = '$SID'"

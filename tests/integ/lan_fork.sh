@@ -23,25 +23,9 @@
 # behind what A and C hold of its first life).
 . "$(dirname "$0")/lib.sh"
 T0=$SECONDS
-A=$T/a B=$T/b C=$T/c
-PA=$(free_port) PB=$(free_port) PC=$(free_port)
-EA=tcp://127.0.0.1:$PA EB=tcp://127.0.0.1:$PB EC=tcp://127.0.0.1:$PC
 IDS=$T/ids
 
-echo "== setup: A (admin) $EA, B $EB, C $EC, static peers"
-init_store "$A" "Fork Store" caja-a
-start_agent_ep "$A" "$EA" --no-mdns --peer "$EB" --peer "$EC"
-PID_A=$AGENT_PID
-join_store "$A" "$B" caja-b
-join_store "$A" "$C" caja-c
-start_agent_ep "$B" "$EB" --no-mdns --peer "$EA" --peer "$EC"
-PID_B=$AGENT_PID
-start_agent_ep "$C" "$EC" --no-mdns --peer "$EA" --peer "$EB"
-PID_C=$AGENT_PID
-DA=$(device_of "$A") DB=$(device_of "$B") DC=$(device_of "$C")
-echo "   devices A=${DA:0:8} B=${DB:0:8} C=${DC:0:8}"
-wait_converged 30 "$A" "$B" "$C" || fail "initial convergence"
-wait_peers_up 20 "$A" "$DB" "$DC" || fail "A does not see B and C up"
+mesh3 "Fork Store"
 
 echo "== 1. appends on all three"
 for d in "$A" "$B" "$C"; do

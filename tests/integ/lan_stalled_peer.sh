@@ -25,25 +25,9 @@ T0=$SECONDS
 NEV=${STALL_EVENTS:-150000}
 RSS_MAX_KB=$((${STALL_RSS_MB:-40} * 1024))
 STARVE_MS=${STARVE_MS:-3000}
-A=$T/a B=$T/b C=$T/c
-PA=$(free_port) PB=$(free_port) PC=$(free_port)
-EA=tcp://127.0.0.1:$PA EB=tcp://127.0.0.1:$PB EC=tcp://127.0.0.1:$PC
-
 rss_anon_kb() { awk '/^RssAnon:/ { print $2 }' "/proc/$1/status"; }
 
-echo "== setup: A $EA, B $EB, C $EC"
-init_store "$A" "Flow Store" caja-a
-start_agent_ep "$A" "$EA" --no-mdns --peer "$EB" --peer "$EC"
-PID_A=$AGENT_PID
-join_store "$A" "$B" caja-b
-join_store "$A" "$C" caja-c
-start_agent_ep "$B" "$EB" --no-mdns --peer "$EA" --peer "$EC"
-PID_B=$AGENT_PID
-start_agent_ep "$C" "$EC" --no-mdns --peer "$EA" --peer "$EB"
-PID_C=$AGENT_PID
-DA=$(device_of "$A") DB=$(device_of "$B") DC=$(device_of "$C")
-wait_converged 30 "$A" "$B" "$C" || fail "A, B and C do not converge at start"
-wait_peers_up 20 "$A" "$DB" "$DC" || fail "A's peers are not up"
+mesh3 "Flow Store"
 
 echo "== 1. B stalled (SIGSTOP); A appends $NEV events"
 # A warm-up batch first, so that the baseline includes the allocator's

@@ -221,6 +221,30 @@ join_store() {
 	    fail "join $2"
 }
 
+# mesh3 STORE_NAME: a store of three registers on loopback, A (the
+# admin) and B and C joined, each agent with the other two as static
+# peers; returns when they converged and A sees B and C up. Sets A B C
+# (data dirs $T/a..c), EA EB EC, PID_A PID_B PID_C and DA DB DC.
+mesh3() {
+	A=$T/a B=$T/b C=$T/c
+	EA=tcp://127.0.0.1:$(free_port) EB=tcp://127.0.0.1:$(free_port)
+	EC=tcp://127.0.0.1:$(free_port)
+	echo "== setup: A (admin) $EA, B $EB, C $EC, static peers"
+	init_store "$A" "$1" caja-a
+	start_agent_ep "$A" "$EA" --no-mdns --peer "$EB" --peer "$EC"
+	PID_A=$AGENT_PID
+	join_store "$A" "$B" caja-b
+	join_store "$A" "$C" caja-c
+	start_agent_ep "$B" "$EB" --no-mdns --peer "$EA" --peer "$EC"
+	PID_B=$AGENT_PID
+	start_agent_ep "$C" "$EC" --no-mdns --peer "$EA" --peer "$EB"
+	PID_C=$AGENT_PID
+	DA=$(device_of "$A") DB=$(device_of "$B") DC=$(device_of "$C")
+	echo "   devices A=${DA:0:8} B=${DB:0:8} C=${DC:0:8}"
+	wait_converged 30 "$A" "$B" "$C" || fail "initial convergence"
+	wait_peers_up 20 "$A" "$DB" "$DC" || fail "A does not see B and C up"
+}
+
 # device_of DIR: this register's device id.
 device_of() {
 	"$CAJACTL" --dir "$1" status --json 2>/dev/null |
