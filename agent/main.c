@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -251,6 +252,17 @@ main(int argc, char *argv[])
 	int			 lockfd = -1, readyfd = -1, rc;
 
 	umask(0077);
+	/*
+	 * Each append runs in two nested LMDB transactions (store/append.c),
+	 * and LMDB gives each one a 2 MiB dirty list and a 1 MiB free list.
+	 * With glibc's defaults, free() hands them back to the kernel at
+	 * once: two munmap or brk calls per append, then page faults, and a
+	 * TLB shootdown on every core that runs one of our threads. Kept in
+	 * the heap they cost a malloc (BENCHMARKS.md: less CPU and latency
+	 * per append). Larger blocks still come from mmap.
+	 */
+	(void)mallopt(M_MMAP_THRESHOLD, 16 << 20);
+	(void)mallopt(M_TRIM_THRESHOLD, 64 << 20);
 	while ((ch = getopt_long(argc, argv, "dvnf:h", longopts, NULL)) != -1) {
 		key = NULL;
 		switch (ch) {
