@@ -3,14 +3,18 @@
  * their import, and catch-up reads for peers.
  *
  * File: STORE_EXPORT_MAGIC, then frames, each a u32 big-endian length and
- * the exact event bytes, in (device, seq) order. Import reads the whole
- * file (bounded by XFER_FILE_MAX), checks every length against
- * EVENT_FRAME_MAX before looking at the bytes, and ingests in batches of
- * XFER_BATCH events, one commit each. Events that wait for others (causal
- * order across batches, an invite from a device later in the file) are
- * retried in further passes while any pass makes progress.
+ * the exact event bytes, in (device, seq) order. Import indexes the whole
+ * file first (bounded by XFER_FILE_MAX), checking every length against
+ * EVENT_FRAME_MAX, then ingests in batches of XFER_BATCH events (and at
+ * most XFER_STEP_BYTES), one commit each. Events that wait for others
+ * (causal order across batches, an invite from a device later in the
+ * file) are retried in further passes while any pass makes progress.
+ *
+ * The file is read, never mapped: each batch's frames are copied into
+ * memory of ours before they are verified, so the bytes verified are the
+ * bytes merged, and a file cut short or rewritten under us is an error
+ * ("shrank", "changed"), never a SIGBUS.
  */
-#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -24,6 +28,9 @@
 
 #define XFER_FILE_MAX	(4ull << 30)
 #define XFER_BATCH	25000
+#define XFER_STEP_BYTES	(16u << 20)	/* of frames read for one batch */
+#define XFER_CHUNK	(1u << 20)	/* reads of the index pass */
+#define XFER_GAP	4096		/* bytes skipped by one read */
 #define MAGIC_LEN	(sizeof(STORE_EXPORT_MAGIC) - 1)
 
 int
@@ -223,8 +230,8 @@ store_frames_free(struct store_frames *f)
 }
 
 /*
- * An import in steps (store_import_open/step/close): the file mapped, its
- * frames, and the passes over what is still pending. A pass ingests the
+ * An import in steps (store_import_open/step/close): the file's frame
+ * index, and the passes over what is still pending. A pass ingests the
  * pending frames in batches; what was refused with retry (it waits for
  * something later in the file) goes to the next pass, while a pass makes
  * progress.
@@ -233,20 +240,23 @@ struct store_import {
 	struct store		*s;
 	char			 path[SDB_PATH_MAX];
 	int			 fd;
-	uint8_t			*map;
-	size_t			 maplen;
-	struct store_frames	 f;
+	uint64_t		 size;		/* at open */
+	uint64_t		*off;		/* frame i: its bytes at off[i] */
+	uint32_t		*len;		/* ... len[i] long */
+	size_t			 n, cap;
 	size_t			*pend, npend, *next, nnext, pos;
 	size_t			 progress;	/* accepted in this pass */
 	struct store_refusal	*wait;		/* of this pass, detailed */
 	size_t			 nwait;
-	/* one batch's scratch, XFER_BATCH long */
+	/* one batch's scratch, XFER_BATCH long, and its frames' bytes */
 	const uint8_t		**cp;
 	size_t			 *cl;
 	int			 *verdict;
 	uint8_t			 *retry;
 	struct store_refusal	 *detail;
 	struct store_report	 *r;
+	uint8_t			 *buf;
+	size_t			  bufcap;
 	struct store_report	  rep;		/* the whole import's */
 	int			  done;		/* everything tried */
 	int			  committed;	/* a step committed */
@@ -277,11 +287,10 @@ store_import_close(struct store_import **ip)
 	*ip = NULL;
 	/* Stopped half-way: what was merged is kept, durably. */
 	(void)import_sync(im);
-	if (im->map != NULL && im->map != MAP_FAILED)
-		munmap(im->map, im->maplen);
 	if (im->fd >= 0)
 		close(im->fd);
-	store_frames_free(&im->f);
+	free(im->off);
+	free(im->len);
 	free(im->pend);
 	free(im->next);
 	free(im->cp);
@@ -291,7 +300,106 @@ store_import_close(struct store_import **ip)
 	free(im->detail);
 	free(im->wait);
 	free(im->r);
+	free(im->buf);
 	free(im);
+}
+
+/* Exactly len bytes at off, or CAJA_EIO with the reason in errmsg. */
+static int
+read_at(struct store_import *im, uint8_t *p, size_t len, uint64_t off,
+    char *errmsg)
+{
+	ssize_t	n;
+
+	while (len > 0) {
+		n = pread(im->fd, p, len, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			snprintf(errmsg, STORE_ERRMSG, n == 0 ? "the file "
+			    "shrank during the import" : "read: %s",
+			    strerror(errno));
+			return CAJA_EIO;
+		}
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+static uint32_t
+be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+/*
+ * The frame index: every length header read and bounded, in chunks of
+ * XFER_CHUNK (a header may straddle two), no frame's bytes kept.
+ */
+static int
+index_file(struct store_import *im, char *errmsg)
+{
+	uint8_t		*chunk, magic[MAGIC_LEN];
+	uint64_t	 base = 0, pos = MAGIC_LEN, want;
+	uint64_t	*no;
+	uint32_t	 n, *nl;
+	size_t		 have = 0, cap;
+	int		 rc;
+
+	if ((rc = read_at(im, magic, MAGIC_LEN, 0, errmsg)) != 0)
+		return rc;
+	if (memcmp(magic, STORE_EXPORT_MAGIC, MAGIC_LEN) != 0) {
+		snprintf(errmsg, STORE_ERRMSG, "not an export file");
+		return CAJA_EDECODE;
+	}
+	if ((chunk = malloc(XFER_CHUNK)) == NULL)
+		return CAJA_ENOMEM;
+	while (pos < im->size) {
+		if (im->size - pos < 4) {
+			rc = CAJA_EDECODE;
+			break;
+		}
+		if (pos < base || pos + 4 > base + have) {
+			base = pos;
+			want = im->size - pos < XFER_CHUNK ? im->size - pos :
+			    XFER_CHUNK;
+			have = (size_t)want;
+			if ((rc = read_at(im, chunk, have, base, errmsg)) != 0)
+				break;
+		}
+		n = be32(chunk + (pos - base));
+		if (n == 0 || n > EVENT_FRAME_MAX ||
+		    n > im->size - pos - 4) {
+			rc = CAJA_EDECODE;
+			break;
+		}
+		if (im->n == im->cap) {
+			cap = im->cap ? im->cap * 2 : 256;
+			if ((no = realloc(im->off, cap * sizeof(*no))) == NULL) {
+				rc = CAJA_ENOMEM;
+				break;
+			}
+			im->off = no;
+			if ((nl = realloc(im->len, cap * sizeof(*nl))) == NULL) {
+				rc = CAJA_ENOMEM;
+				break;
+			}
+			im->len = nl;
+			im->cap = cap;
+		}
+		im->off[im->n] = pos + 4;
+		im->len[im->n] = n;
+		im->n++;
+		pos += 4 + (uint64_t)n;
+	}
+	free(chunk);
+	if (rc == CAJA_EDECODE)
+		snprintf(errmsg, STORE_ERRMSG, "malformed export file (after "
+		    "%zu events)", im->n);
+	return rc;
 }
 
 int
@@ -302,7 +410,7 @@ store_import_open(struct store *s, const char *path,
 	struct stat		 st;
 	size_t			 i;
 	int			 rc;
-	char			 scratch[STORE_ERRMSG];
+	char			 scratch[STORE_ERRMSG], m[STORE_ERRMSG];
 
 	*out = NULL;
 	if (errmsg == NULL)
@@ -314,7 +422,6 @@ store_import_open(struct store *s, const char *path,
 		return CAJA_ENOMEM;
 	im->s = s;
 	im->fd = -1;
-	im->map = MAP_FAILED;
 	snprintf(im->path, sizeof(im->path), "%s", path);
 	if ((im->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
 		rc = sdb_err(errno);
@@ -335,13 +442,7 @@ store_import_open(struct store *s, const char *path,
 		    rc == CAJA_EDECODE ? "not an export file" : "too big");
 		goto fail;
 	}
-	im->maplen = (size_t)st.st_size;
-	im->map = mmap(NULL, im->maplen, PROT_READ, MAP_PRIVATE, im->fd, 0);
-	if (im->map == MAP_FAILED) {
-		rc = CAJA_EIO;
-		snprintf(errmsg, STORE_ERRMSG, "%s: %s", path, strerror(errno));
-		goto fail;
-	}
+	im->size = (uint64_t)st.st_size;
 	im->cp = malloc(XFER_BATCH * sizeof(*im->cp));
 	im->cl = malloc(XFER_BATCH * sizeof(*im->cl));
 	im->verdict = malloc(XFER_BATCH * sizeof(*im->verdict));
@@ -355,27 +456,92 @@ store_import_open(struct store *s, const char *path,
 		rc = CAJA_ENOMEM;
 		goto fail;
 	}
-	if ((rc = store_export_frames(im->map, im->maplen, 0, &im->f)) != 0) {
-		if (rc != CAJA_ENOMEM)
-			snprintf(errmsg, STORE_ERRMSG, "%s: malformed export "
-			    "file (after %zu events)", path, im->f.n);
+	m[0] = '\0';
+	if ((rc = index_file(im, m)) != 0) {
+		if (m[0] != '\0')
+			snprintf(errmsg, STORE_ERRMSG, "%s: %s", path, m);
 		goto fail;
 	}
-	im->pend = malloc((im->f.n + 1) * sizeof(*im->pend));
-	im->next = malloc((im->f.n + 1) * sizeof(*im->next));
+	im->pend = malloc((im->n + 1) * sizeof(*im->pend));
+	im->next = malloc((im->n + 1) * sizeof(*im->next));
 	if (im->pend == NULL || im->next == NULL) {
 		rc = CAJA_ENOMEM;
 		goto fail;
 	}
-	for (i = 0; i < im->f.n; i++)
+	for (i = 0; i < im->n; i++)
 		im->pend[i] = i;
-	im->npend = im->f.n;
+	im->npend = im->n;
 	im->done = im->npend == 0;
 	*out = im;
 	return 0;
 fail:
 	store_import_close(&im);
 	return rc;
+}
+
+/* Bytes between frames a and b (b later in the file) when one read takes
+ * both, else UINT64_MAX. */
+static uint64_t
+gap(const struct store_import *im, size_t a, size_t b)
+{
+	uint64_t	end = im->off[a] + im->len[a], start = im->off[b] - 4;
+
+	return start >= end && start - end <= XFER_GAP ? start - end :
+	    UINT64_MAX;
+}
+
+/*
+ * Reads the frames pend[pos .. pos + *m) into im->buf, each with its
+ * length header (checked against the index: a file rewritten since it was
+ * opened is refused, not misread), and points cp/cl at them. Frames close
+ * together in the file come in one read. *m shrinks to XFER_STEP_BYTES
+ * (never below one frame).
+ */
+static int
+read_frames(struct store_import *im, size_t *m, char *errmsg)
+{
+	const size_t	*pk = im->pend + im->pos;
+	size_t		 j, k, run, need = 0, at = 0, more;
+	uint64_t	 from, to, g;
+	uint8_t		*nb, *h;
+	int		 rc;
+
+	for (j = 0; j < *m; j++) {
+		g = j > 0 ? gap(im, pk[j - 1], pk[j]) : UINT64_MAX;
+		more = (g != UINT64_MAX ? (size_t)g : 0) + 4 + im->len[pk[j]];
+		if (j > 0 && need + more > XFER_STEP_BYTES)
+			break;
+		need += more;
+	}
+	*m = j;
+	if (need > im->bufcap) {
+		if ((nb = realloc(im->buf, need)) == NULL)
+			return CAJA_ENOMEM;
+		im->buf = nb;
+		im->bufcap = need;
+	}
+	for (j = 0; j < *m; j = run) {
+		from = im->off[pk[j]] - 4;
+		to = im->off[pk[j]] + im->len[pk[j]];
+		for (run = j + 1; run < *m &&
+		    gap(im, pk[run - 1], pk[run]) != UINT64_MAX; run++)
+			to = im->off[pk[run]] + im->len[pk[run]];
+		if ((rc = read_at(im, im->buf + at, (size_t)(to - from), from,
+		    errmsg)) != 0)
+			return rc;
+		for (k = j; k < run; k++) {
+			h = im->buf + at + (im->off[pk[k]] - 4 - from);
+			if (be32(h) != im->len[pk[k]]) {
+				snprintf(errmsg, STORE_ERRMSG, "the file "
+				    "changed during the import");
+				return CAJA_EIO;
+			}
+			im->cp[k] = h + 4;
+			im->cl[k] = im->len[pk[k]];
+		}
+		at += (size_t)(to - from);
+	}
+	return 0;
 }
 
 /* The end of a pass: another one, or the end of the import. */
@@ -408,7 +574,6 @@ store_import_step(struct store_import *im, size_t max, uint64_t now_ms,
 {
 	struct store_batch	*b = NULL;
 	struct store_report	*r = im->r;
-	struct stat		 st;
 	size_t			 j, m;
 	int			 rc;
 	char			 scratch[STORE_ERRMSG];
@@ -419,20 +584,15 @@ store_import_step(struct store_import *im, size_t max, uint64_t now_ms,
 	*done = 0;
 	if (im->done)
 		goto sync;	/* a failed final sync, tried again */
-	/* The file is mapped: cut short under us, reading it would kill us
-	 * (SIGBUS). Checked before each step (write a new file and rename
-	 * it, as store_export() does, instead of rewriting one in place). */
-	if (fstat(im->fd, &st) != 0 || (size_t)st.st_size < im->maplen) {
-		snprintf(errmsg, STORE_ERRMSG, "the file shrank during the "
-		    "import");
-		return CAJA_EIO;
-	}
 	if (max == 0 || max > XFER_BATCH)
 		max = XFER_BATCH;
 	m = im->npend - im->pos < max ? im->npend - im->pos : max;
-	for (j = 0; j < m; j++) {
-		im->cp[j] = im->f.p[im->pend[im->pos + j]];
-		im->cl[j] = im->f.len[im->pend[im->pos + j]];
+	/* Nothing merged from a file cut short or rewritten (write a new
+	 * file and rename it, as store_export() does). */
+	if ((rc = read_frames(im, &m, errmsg)) != 0) {
+		if (errmsg[0] == '\0')
+			goto fail;
+		return rc;
 	}
 	if ((rc = store_batch_begin(im->s, &b)) != 0)
 		goto fail;
@@ -491,7 +651,7 @@ void
 store_import_progress(const struct store_import *im, size_t *frames,
     size_t *pending, const char **path)
 {
-	*frames = im->f.n;
+	*frames = im->n;
 	*pending = im->done ? 0 : im->npend - im->pos + im->nnext;
 	*path = im->path;
 }

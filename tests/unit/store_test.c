@@ -4,6 +4,8 @@
  */
 #include "store_fixture.h"
 
+#include <fcntl.h>
+
 TestSuite(store, .init = fx_setup, .fini = fx_teardown);
 
 Test(store, create_open_append_get)
@@ -265,8 +267,9 @@ Test(store, export_parse_is_bounded)
 /*
  * An import in steps (store_import_open/step/close, as the agent runs it):
  * each step merges a committed batch and the report adds up; a file cut
- * short while it is being imported (it is mapped) stops the import with a
- * clear error instead of a SIGBUS, and what was merged before stays.
+ * short or rewritten while it is being imported stops the import with a
+ * clear error (never a SIGBUS, never bytes other than those verified),
+ * and what was merged before stays.
  */
 Test(store, import_in_steps_and_a_file_cut_short)
 {
@@ -276,7 +279,7 @@ Test(store, import_in_steps_and_a_file_cut_short)
 	size_t			 frames, pending, n;
 	const char		*path;
 	uint64_t		 before;
-	int			 i, done = 0, steps = 0;
+	int			 i, done = 0, steps = 0, rc;
 
 	a = fx_create(fx_path("a"), "caja-1");
 	b = fx_join(a, fx_path("b"), "caja-2", T0 + 100);
@@ -330,6 +333,119 @@ Test(store, import_in_steps_and_a_file_cut_short)
 	cr_assert(strstr(msg, "shrank") != NULL, "%s", msg);
 	store_import_close(&im);
 	cr_assert_eq(fx_count(b), before, "what was merged before stays");
+
+	/* a file rewritten in place between two steps */
+	store_close(&b);
+	n = fx_export(a, fx_path("a.exp"));
+	b = fx_join(a, fx_path("d"), "caja-4", T0 + 300);
+	cr_assert_eq(store_import_open(b, fx_path("a.exp"), &im, msg), 0);
+	cr_assert_eq(store_import_step(im, 8, T0 + 5000, &done, msg), 0);
+	before = fx_count(b);
+	{
+		uint8_t	junk[512];
+		int	fd = open(fx_path("a.exp"), O_WRONLY);
+
+		memset(junk, 0xab, sizeof(junk));
+		cr_assert_geq(fd, 0);
+		cr_assert_eq(pwrite(fd, junk, sizeof(junk), 2048),
+		    (ssize_t)sizeof(junk));
+		close(fd);
+	}
+	rc = 0;
+	while (!done && (rc = store_import_step(im, 8, T0 + 5000, &done,
+	    msg)) == 0)
+		;
+	cr_assert_eq(rc, CAJA_EIO, "%s", err_str(rc));
+	cr_assert(strstr(msg, "changed") != NULL, "%s", msg);
+	store_import_close(&im);
+	cr_assert_lt(fx_count(b), before + n);
+	store_close(&a);
+	store_close(&b);
+}
+
+/* Writes f's frames in the given order as an export file. */
+static void
+write_export(const char *path, const struct fx_frames *f, const size_t *order,
+    size_t n)
+{
+	FILE	*w = fopen(path, "wb");
+	uint8_t	 h[4];
+	size_t	 i, l;
+
+	cr_assert_not_null(w);
+	cr_assert_eq(fwrite(STORE_EXPORT_MAGIC, 1, 8, w), 8);
+	for (i = 0; i < n; i++) {
+		l = f->len[order[i]];
+		h[0] = (uint8_t)(l >> 24);
+		h[1] = (uint8_t)(l >> 16);
+		h[2] = (uint8_t)(l >> 8);
+		h[3] = (uint8_t)l;
+		cr_assert_eq(fwrite(h, 1, 4, w), 4);
+		cr_assert_eq(fwrite(f->p[order[i]], 1, l, w), l);
+	}
+	cr_assert_eq(fclose(w), 0);
+}
+
+/*
+ * A later pass reads only the events still waiting, scattered through the
+ * file (apart, or with a few others between them): they must be the bytes
+ * of those events. Here the last five of a device's events wait, placed
+ * at the front, after 30 events and at the end of the file.
+ */
+Test(store, import_later_pass_reads_scattered_events)
+{
+	struct store		*a, *b;
+	struct store_report	 rep;
+	struct fx_frames	 f;
+	size_t			 order[FX_FRAMES_MAX], i, k = 0, span = 0, w;
+	char			 msg[STORE_ERRMSG] = "", json[160];
+	char			 da[HASH_HEX], db[HASH_HEX];
+	struct store_import	*im = NULL;
+	int			 done = 0, i2;
+
+	a = fx_create(fx_path("a"), "caja-1");
+	b = fx_join(a, fx_path("b"), "caja-2", T0 + 100);
+	for (i2 = 0; i2 < 60; i2++) {
+		snprintf(json, sizeof(json), "{\"product_id\":\"product-%04d"
+		    "-with-a-long-name\",\"qty\":%d}", i2, i2 + 1);
+		fx_append(a, "StockReceived", json, T0 + 1000 + (uint64_t)i2);
+	}
+	fx_frames_all(a, &f);
+	cr_assert_gt(f.n, 60);
+	w = f.n - 5;		/* frames w .. f.n - 1 wait */
+	order[k++] = w;
+	for (i = 0; i < 30; i++) {
+		order[k++] = i;
+		span += 4 + f.len[i];
+	}
+	cr_assert_gt(span, 4096, "the waiting events are %zu bytes apart",
+	    span);
+	order[k++] = w + 1;
+	for (i = 30; i < w; i++)
+		order[k++] = i;
+	for (i = w + 2; i < f.n; i++)
+		order[k++] = i;
+	cr_assert_eq(k, f.n);
+	write_export(fx_path("scattered.exp"), &f, order, k);
+
+	cr_assert_eq(store_import_open(b, fx_path("scattered.exp"), &im, msg),
+	    0, "%s", msg);
+	while (!done)
+		cr_assert_eq(store_import_step(im, 8, T0 + 5000, &done, msg), 0,
+		    "%s", msg);
+	rep = *store_import_report(im);
+	store_import_close(&im);
+	cr_assert_eq(rep.refused, 0, "%s", rep.nrefusals ?
+	    rep.refusals[0].msg : "");
+	cr_assert_eq(rep.accepted + rep.duplicate, f.n);
+	cr_assert_eq(fx_count(b), fx_count(a) + 1);
+	/* b's own enrollment aside, b now holds what a holds */
+	fx_export(b, fx_path("back.exp"));
+	fx_import(a, fx_path("back.exp"), T0 + 6000, &rep);
+	fx_digest(a, da);
+	fx_digest(b, db);
+	cr_assert_str_eq(da, db);
+	fx_frames_free(&f);
 	store_close(&a);
 	store_close(&b);
 }
