@@ -143,8 +143,9 @@ int	store_import(struct store *, const char *path, uint64_t now_ms,
  * The same in steps, so that a caller (the agent's loop) can serve other
  * requests between them: open reads and checks the whole file's frame
  * index (nothing written); each step reads its events into memory, then
- * merges them (at most max, 0: the default batch) in one committed batch and sets *done once everything was tried (then the
- * last commit is synced and the report is final). A failed step leaves
+ * merges them (at most max, 0: the default batch) in one committed batch,
+ * and sets *done once everything was tried (then the last commit is
+ * synced and the report is final). A failed step leaves
  * the store as the last committed step left it; close makes what the
  * steps merged durable and releases the file.
  * One thread at a time per import, the store's writer.

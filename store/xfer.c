@@ -12,8 +12,9 @@
  *
  * The file is read, never mapped: each batch's frames are copied into
  * memory of ours before they are verified, so the bytes verified are the
- * bytes merged, and a file cut short or rewritten under us is an error
- * ("shrank", "changed"), never a SIGBUS.
+ * bytes merged. A file cut short under us, or whose length headers
+ * changed, is an error ("shrank", "changed"), never a SIGBUS; events
+ * rewritten in place otherwise fail their verification like any forgery.
  */
 #include <sys/stat.h>
 
@@ -459,7 +460,7 @@ store_import_open(struct store *s, const char *path,
 	m[0] = '\0';
 	if ((rc = index_file(im, m)) != 0) {
 		if (m[0] != '\0')
-			snprintf(errmsg, STORE_ERRMSG, "%s: %s", path, m);
+			snprintf(errmsg, STORE_ERRMSG, "%s: %.160s", path, m);
 		goto fail;
 	}
 	im->pend = malloc((im->n + 1) * sizeof(*im->pend));
@@ -492,8 +493,8 @@ gap(const struct store_import *im, size_t a, size_t b)
 
 /*
  * Reads the frames pend[pos .. pos + *m) into im->buf, each with its
- * length header (checked against the index: a file rewritten since it was
- * opened is refused, not misread), and points cp/cl at them. Frames close
+ * length header (checked against the index: frames moved since the file
+ * was opened are refused, not misread), and points cp/cl at them. Frames close
  * together in the file come in one read. *m shrinks to XFER_STEP_BYTES
  * (never below one frame).
  */

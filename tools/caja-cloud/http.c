@@ -170,10 +170,14 @@ cresp_json(struct cresp *r, int status, json_t *j)
 		return;
 	}
 	r->len = strlen(s);
-	if ((r->body = realloc(s, r->len + 2)) == NULL) {
+	/* a copy, not realloc(): gcc 12 at -O0 takes the failure path's
+	 * use of s for a use after free */
+	if ((r->body = malloc(r->len + 2)) == NULL) {
 		r->body = (uint8_t *)s;
 		return;
 	}
+	memcpy(r->body, s, r->len);
+	free(s);
 	r->body[r->len++] = '\n';
 	r->body[r->len] = '\0';
 }
