@@ -16,6 +16,13 @@
  * The frames go to a scratch register (a copy of a's genesis) in one
  * batch, aborted afterwards: every input starts from the same state.
  * Every frame must be accounted for (accepted, duplicate or refused).
+ *
+ * An export file is also written to disk and imported as the agent does
+ * it (store_import_open, then steps of 7 events, with their passes) into
+ * another copy of that genesis, restored before each input: the file's
+ * frame index must agree with store_export_parse (the same frames, the
+ * same verdict on a malformed file) and the import must account for every
+ * frame too.
  */
 #define _GNU_SOURCE
 #include <sys/stat.h>
@@ -50,7 +57,7 @@ static struct {
 	size_t	 n;
 } pool;
 
-static struct store	*scratch;
+static struct store	*scratch, *imp;
 static char		 root[] = "/tmp/caja-fuzz-import.XXXXXX";
 
 static void __attribute__((noreturn))
@@ -243,6 +250,7 @@ static void
 cleanup(void)
 {
 	store_close(&scratch);
+	store_close(&imp);
 	nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
@@ -326,6 +334,8 @@ setup(void)
 	store_close(&b);
 	store_close(&c);
 	store_close(&f);
+	clone("g", "h0");
+	clone("g", "h");
 	scratch = open_dir("g");
 }
 
@@ -344,6 +354,54 @@ collect(void *arg, const uint8_t *p, size_t len)
 	f->p[f->n] = p;
 	f->len[f->n++] = len;
 	return 0;
+}
+
+static int
+count(void *arg, const uint8_t *p, size_t len)
+{
+	(void)p;
+	(void)len;
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+/* The export file through store_import in steps, on a fresh copy of g. */
+static void
+import_file(const uint8_t *data, size_t size)
+{
+	const struct store_report	*r;
+	struct store_import		*im = NULL;
+	char				 msg[STORE_ERRMSG], a[512];
+	const char			*p;
+	size_t				 n = 0, frames, pending;
+	int				 prc, rc, done = 0;
+	FILE				*w;
+
+	prc = store_export_parse(data, size, count, &n);
+	if ((w = fopen(path("in.exp"), "wb")) == NULL ||
+	    fwrite(data, 1, size, w) != size || fclose(w) != 0)
+		die("in.exp", CAJA_EIO);
+	store_close(&imp);
+	snprintf(a, sizeof(a), "%s/data.mdb", path("h0"));
+	copy(a, path("h/data.mdb"));
+	imp = open_dir("h");
+	rc = store_import_open(imp, path("in.exp"), &im, msg);
+	if ((rc == CAJA_EDECODE) != (prc == CAJA_EDECODE))
+		abort();	/* the index and the parser disagree */
+	if (rc != 0)
+		return;
+	store_import_progress(im, &frames, &pending, &p);
+	if (frames != n || pending != n)
+		abort();
+	while (!done && (rc = store_import_step(im, 7, T0 + 100000, &done,
+	    msg)) == 0)
+		;
+	if (rc != 0 && rc != CAJA_EFULL)
+		abort();
+	r = store_import_report(im);
+	if (rc == 0 && r->accepted + r->duplicate + r->refused != n)
+		abort();	/* every frame is accounted for */
+	store_import_close(&im);
 }
 
 /* Byte pairs: (pool index, what to do). Damaged copies go to scratch. */
@@ -392,6 +450,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	f.n = 0;
 	if (size >= 8 && memcmp(data, STORE_EXPORT_MAGIC, 8) == 0) {
+		import_file(data, size);
 		if (store_export_parse(data, size, collect, &f) != 0)
 			return 0;
 	} else
