@@ -10,6 +10,10 @@
 
 #include <jansson.h>
 
+/* Databases of the wide commit limit: about what an append of a sale
+ * changes (log, device, sale, products, totals, meta). */
+#define WIDE_DBS	6
+
 struct bench_limits {
 	double	sign_per_s;
 	double	verify_per_s;
@@ -17,6 +21,8 @@ struct bench_limits {
 	double	hash_per_s;
 	double	commit_per_s;		/* one put per fsync'd commit */
 	double	commit_p50_us;
+	double	wide_commit_per_s;	/* a put in each of WIDE_DBS, fsync'd */
+	double	wide_commit_p50_us;
 	double	batch_put_per_s;	/* 1000 (device, seq) puts per commit */
 	double	random_put_per_s;	/* same, random 16-byte keys */
 };

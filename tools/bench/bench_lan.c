@@ -999,32 +999,38 @@ mode_rtt(void)
  */
 struct probe {
 	MDB_env	*env;
-	MDB_dbi	 dbi;
+	MDB_dbi	 dbi[1 + WIDE_DBS];	/* the bare one, then the wide ones */
 	uint64_t n;
 };
 
 static int
 probe_open(struct probe *pr)
 {
-	char	 dir[PATH_MAX];
+	char	 dir[PATH_MAX], name[8];
 	MDB_txn	*txn;
+	int	 i;
 
 	memset(pr, 0, sizeof(*pr));
 	snprintf(dir, sizeof(dir), "%s/probe", g_base);
 	if (mkdir(dir, 0700) != 0 || mdb_env_create(&pr->env) != 0 ||
 	    mdb_env_set_mapsize(pr->env, 64u << 20) != 0 ||
+	    mdb_env_set_maxdbs(pr->env, 2 + WIDE_DBS) != 0 ||
 	    mdb_env_open(pr->env, dir, 0, 0600) != 0 ||
 	    mdb_txn_begin(pr->env, NULL, 0, &txn) != 0)
 		return -1;
-	if (mdb_dbi_open(txn, NULL, 0, &pr->dbi) != 0) {
-		mdb_txn_abort(txn);
-		return -1;
+	for (i = 0; i < 1 + WIDE_DBS; i++) {
+		snprintf(name, sizeof(name), "p%d", i);
+		if (mdb_dbi_open(txn, name, MDB_CREATE, &pr->dbi[i]) != 0) {
+			mdb_txn_abort(txn);
+			return -1;
+		}
 	}
 	return mdb_txn_commit(txn) == 0 ? 0 : -1;
 }
 
+/* A commit of one put in each of ndb databases: microseconds, or -1. */
 static double
-probe_commit(struct probe *pr)
+probe_commit(struct probe *pr, const MDB_dbi *dbi, int ndb)
 {
 	uint8_t	 key[8], val[300];
 	MDB_val	 k = { sizeof(key), key }, v = { sizeof(val), val };
@@ -1038,10 +1044,11 @@ probe_commit(struct probe *pr)
 	memset(val, 0x42, sizeof(val));
 	if (mdb_txn_begin(pr->env, NULL, 0, &txn) != 0)
 		return -1;
-	if (mdb_put(txn, pr->dbi, &k, &v, 0) != 0) {
-		mdb_txn_abort(txn);
-		return -1;
-	}
+	for (i = 0; i < ndb; i++)
+		if (mdb_put(txn, dbi[i], &k, &v, 0) != 0) {
+			mdb_txn_abort(txn);
+			return -1;
+		}
 	if (mdb_txn_commit(txn) != 0)
 		return -1;
 	return (bench_now() - t0) * 1e6;
@@ -1054,9 +1061,9 @@ mode_propagate(int samples, double interval_ms)
 	struct ctlc	 c;
 	struct vclock	*vc = malloc(sizeof(*vc));
 	uint8_t		 dev_a[ID_LEN];
-	double		*from_req, *from_ack, *ack, *probe;
+	double		*from_req, *from_ack, *ack, *probe, *wide;
 	double		 t0, t1, t2, floor_us;
-	double		 c50, c99, floor2_us;
+	double		 c50, c99, floor2_us, w50, floor3_us;
 	struct probe	 pr;
 	double		 p50, p90, p99, pmax, a50, a99, q50, q99;
 	char		 watch[PATH_MAX + 16], ev[4096];
@@ -1087,8 +1094,9 @@ mode_propagate(int samples, double interval_ms)
 	from_ack = calloc((size_t)samples, sizeof(double));
 	ack = calloc((size_t)samples, sizeof(double));
 	probe = calloc((size_t)samples, sizeof(double));
+	wide = calloc((size_t)samples, sizeof(double));
 	if (from_req == NULL || from_ack == NULL || ack == NULL ||
-	    probe == NULL)
+	    probe == NULL || wide == NULL)
 		die("out of memory");
 	if (g_out != NULL) {
 		char	path[PATH_MAX];
@@ -1174,8 +1182,10 @@ mode_propagate(int samples, double interval_ms)
 				fprintf(f, "%.1f\t%.1f\t%.1f\n", ack[i],
 				    from_req[i], from_ack[i]);
 		}
-		/* The disk right now, between two samples. */
-		if (i >= 0 && (probe[i] = probe_commit(&pr)) < 0)
+		/* The disk right now, between two samples: a bare commit,
+		 * and one as wide as an append's. */
+		if (i >= 0 && ((probe[i] = probe_commit(&pr, pr.dbi, 1)) < 0 ||
+		    (wide[i] = probe_commit(&pr, pr.dbi + 1, WIDE_DBS)) < 0))
 			die("probe commit failed");
 		/* Uniform in [interval/2, 3 interval/2]: no phase lock with
 		 * the agents' timers. */
@@ -1202,8 +1212,10 @@ mode_propagate(int samples, double interval_ms)
 	pmax = from_req[samples - 1];	/* sorted */
 	c50 = bench_percentile(probe, (size_t)samples, 50);
 	c99 = bench_percentile(probe, (size_t)samples, 99);
+	w50 = bench_percentile(wide, (size_t)samples, 50);
 	floor2_us = 2 * c50 + g_rtt.curve_p50 / 2 +
 	    (g_lim.verify_per_s > 0 ? 1e6 / g_lim.verify_per_s : 0);
+	floor3_us = floor2_us - 2 * c50 + 2 * w50;
 	/* What one event must go through, at the medians of this run: a
 	 * commit on A, half a CURVE round trip, one signature check and a
 	 * commit on B. */
@@ -1235,6 +1247,13 @@ mode_propagate(int samples, double interval_ms)
 	    "that floor, p99 = %.2fx two such commits at their p99\n",
 	    c50 / 1e3, c99 / 1e3, floor2_us / 1e3, p50 / floor2_us,
 	    p99 / (2 * c99));
+	out("  the same with a put in %d databases (about what an append "
+	    "changes) p50 %.2f ms; floor with two of them = %.2f ms: p50 = "
+	    "%.2fx that floor%s\n", WIDE_DBS, w50 / 1e3, floor3_us / 1e3,
+	    p50 / floor3_us, floor3_us >= 2000 ? " (the goal is below the "
+	    "floor on this disk)" : "");
+	res_set("propagate", "probe_wide_commit_p50_ms", w50 / 1e3);
+	res_set("propagate", "floor_wide_ms", floor3_us / 1e3);
 	res_set("propagate", "probe_commit_p50_ms", c50 / 1e3);
 	res_set("propagate", "probe_commit_p99_ms", c99 / 1e3);
 	res_set("propagate", "floor_now_ms", floor2_us / 1e3);
@@ -1252,6 +1271,7 @@ mode_propagate(int samples, double interval_ms)
 	free(from_ack);
 	free(ack);
 	free(probe);
+	free(wide);
 	free(vc);
 }
 

@@ -101,11 +101,15 @@ bench_limits_print(const struct bench_limits *l, int json)
 		printf("{\"sign_per_s\":%.0f,\"verify_per_s\":%.0f,"
 		    "\"verify_per_cpu_s\":%.0f,"
 		    "\"blake2b_per_s\":%.0f,\"lmdb_commit_per_s\":%.0f,"
-		    "\"lmdb_commit_p50_us\":%.1f,\"lmdb_batch_put_per_s\":%.0f,"
+		    "\"lmdb_commit_p50_us\":%.1f,"
+		    "\"lmdb_wide_commit_per_s\":%.0f,"
+		    "\"lmdb_wide_commit_p50_us\":%.1f,"
+		    "\"lmdb_batch_put_per_s\":%.0f,"
 		    "\"lmdb_random_put_per_s\":%.0f}",
 		    l->sign_per_s, l->verify_per_s, l->verify_cpu_per_s,
 		    l->hash_per_s,
-		    l->commit_per_s, l->commit_p50_us, l->batch_put_per_s,
+		    l->commit_per_s, l->commit_p50_us, l->wide_commit_per_s,
+		    l->wide_commit_p50_us, l->batch_put_per_s,
 		    l->random_put_per_s);
 		return;
 	}
@@ -116,6 +120,8 @@ bench_limits_print(const struct bench_limits *l, int json)
 	printf("  blake2b-256 150 B       %10.0f /s\n", l->hash_per_s);
 	printf("  lmdb commit+fsync       %10.0f /s (p50 %.0f us)\n",
 	    l->commit_per_s, l->commit_p50_us);
+	printf("  same, a put in %d dbs    %10.0f /s (p50 %.0f us)\n",
+	    WIDE_DBS, l->wide_commit_per_s, l->wide_commit_p50_us);
 	printf("  lmdb 1000 puts/commit   %10.0f puts/s\n", l->batch_put_per_s);
 	printf("  same, random 16 B keys  %10.0f puts/s\n",
 	    l->random_put_per_s);
@@ -160,24 +166,31 @@ bench_sign(int n, double *verify_per_s, double *hash_per_s,
 	return sign_rate;
 }
 
-/* An env of three named databases: one per measurement, so that each
- * starts empty and sees only its own keys. */
+/*
+ * An env of named databases, one per measurement, so that each starts
+ * empty and sees only its own keys; the wide commit has WIDE_DBS of its
+ * own (an append of a sale changes about that many: log, device, sale,
+ * products, totals, meta).
+ */
+#define LIMIT_DBS	(3 + WIDE_DBS)
+
 static int
-lmdb_open(const char *dir, MDB_env **env, MDB_dbi dbi[3])
+lmdb_open(const char *dir, MDB_env **env, MDB_dbi dbi[LIMIT_DBS])
 {
-	static const char *const names[3] = { "commit", "batch", "random" };
+	static const char *const names[LIMIT_DBS] = { "commit", "batch",
+	    "random", "w0", "w1", "w2", "w3", "w4", "w5" };
 	MDB_txn	*txn;
 	int	 rc, i;
 
 	if ((rc = mdb_env_create(env)) != 0)
 		return rc;
 	mdb_env_set_mapsize(*env, 1ull << 30);
-	mdb_env_set_maxdbs(*env, 4);
+	mdb_env_set_maxdbs(*env, LIMIT_DBS + 1);
 	if ((rc = mdb_env_open(*env, dir, 0, 0600)) != 0)
 		return rc;
 	if ((rc = mdb_txn_begin(*env, NULL, 0, &txn)) != 0)
 		return rc;
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < LIMIT_DBS; i++)
 		if ((rc = mdb_dbi_open(txn, names[i], MDB_CREATE,
 		    &dbi[i])) != 0) {
 			mdb_txn_abort(txn);
@@ -196,15 +209,17 @@ key_of(unsigned char key[24], const unsigned char dev[16], uint64_t seq)
 		key[16 + i] = (unsigned char)(seq >> (56 - 8 * i));
 }
 
-/* One put per commit, fsync each: returns commits/s, fills latencies. */
+/* One put in each of ndb databases per commit, fsync each: returns
+ * commits/s, fills the p50 latency. */
 static double
-bench_commit(MDB_env *env, MDB_dbi dbi, int n, double *p50_us)
+bench_commit(MDB_env *env, const MDB_dbi *dbi, int ndb, int n,
+    double *p50_us)
 {
 	unsigned char	 key[24], dev[16], val[200];
 	double		*lat, t0, t1, start;
 	MDB_txn		*txn = NULL;
 	MDB_val		 k, v;
-	int		 i, rc = 0;
+	int		 i, j, rc = 0;
 
 	lat = calloc((size_t)n, sizeof(*lat));
 	if (lat == NULL)
@@ -219,7 +234,9 @@ bench_commit(MDB_env *env, MDB_dbi dbi, int n, double *p50_us)
 		v.mv_data = val; v.mv_size = sizeof(val);
 		if ((rc = mdb_txn_begin(env, NULL, 0, &txn)) != 0)
 			break;
-		if ((rc = mdb_put(txn, dbi, &k, &v, 0)) != 0) {
+		for (j = 0; j < ndb && rc == 0; j++)
+			rc = mdb_put(txn, dbi[j], &k, &v, 0);
+		if (rc != 0) {
 			mdb_txn_abort(txn);
 			break;
 		}
@@ -294,7 +311,7 @@ bench_limits_measure(const char *base, struct bench_limits *l)
 {
 	char	 dir[4096];
 	MDB_env	*env = NULL;
-	MDB_dbi	 dbi[3];
+	MDB_dbi	 dbi[LIMIT_DBS];
 	int	 rc;
 
 	if (sodium_init() < 0)
@@ -307,10 +324,13 @@ bench_limits_measure(const char *base, struct bench_limits *l)
 		return -1;
 	if ((rc = lmdb_open(dir, &env, dbi)) != 0)
 		goto out;
-	l->commit_per_s = bench_commit(env, dbi[0], 2000, &l->commit_p50_us);
+	l->commit_per_s = bench_commit(env, dbi, 1, 2000, &l->commit_p50_us);
+	l->wide_commit_per_s = bench_commit(env, dbi + 3, WIDE_DBS, 1000,
+	    &l->wide_commit_p50_us);
 	l->batch_put_per_s = bench_batch(env, dbi[1], 1000000, 0);
 	l->random_put_per_s = bench_batch(env, dbi[2], 200000, 1);
-	if (l->commit_per_s == 0 || l->batch_put_per_s == 0 ||
+	if (l->commit_per_s == 0 || l->wide_commit_per_s == 0 ||
+	    l->batch_put_per_s == 0 ||
 	    l->random_put_per_s == 0)
 		rc = -1;
 out:
