@@ -6,7 +6,8 @@
  *  1. A device past its limit (revoked up to a seq) is not asked further.
  *  2. A device waiting out a retry backoff is not asked.
  *  3. A device being fetched from another peer, which made progress within
- *     GOSSIP_FETCH_TIMEOUT_MS and still has asks outstanding, is left to it.
+ *     GOSSIP_FETCH_TIMEOUT_MS (events of it arrived from that peer, or our
+ *     clock moved) and still has asks outstanding, is left to it.
  *  4. Otherwise this peer takes the device; if more than half a window is
  *     still outstanding (and not timed out) nothing more is asked.
  *  5. The ask runs from the highest seq asked + 1 to the smallest of: what
@@ -204,6 +205,7 @@ gossip_wants(struct gossip *g, int id, const struct gossip_peer *p,
 			f->peer = id;				/* 4 */
 			f->asked = mine;
 			f->seen = mine;
+			f->arrived = mine;
 			f->since_ms = now;
 		} else if (stale && f->asked > mine)
 			f->asked = mine;	/* lost asks: again */
@@ -226,6 +228,19 @@ gossip_wants(struct gossip *g, int id, const struct gossip_peer *p,
 		f->since_ms = now;
 	}
 	return n;
+}
+
+void
+gossip_arrived(struct gossip *g, int id, const uint8_t dev[ID_LEN],
+    uint64_t seq, uint64_t now)
+{
+	struct gossip_fetch	*f;
+
+	if ((f = fetch_find(g, dev, 0)) == NULL || f->peer != id ||
+	    seq <= f->arrived || seq > f->asked)
+		return;		/* not the fetch's peer, or nothing new */
+	f->arrived = seq;
+	f->since_ms = now;
 }
 
 void

@@ -19,7 +19,10 @@
  * GOSSIP_FETCH_TIMEOUT_MS (another peer may take it), when the peer is
  * lost, or when the store refused an event of the range with `retry` (it
  * waits for something else: asked again after a backoff of
- * GOSSIP_RETRY_MIN_MS doubling to GOSSIP_RETRY_MAX_MS).
+ * GOSSIP_RETRY_MIN_MS doubling to GOSSIP_RETRY_MAX_MS). Progress is
+ * events of the range arriving from that peer, or our clock moving: a
+ * register short of CPU, whose commits lag what it already received,
+ * does not take its own backlog for a stalled peer and ask again.
  *
  * Pure: no I/O; main thread.
  */
@@ -57,6 +60,7 @@ struct gossip_fetch {
 	int		peer;		/* GOSSIP_NO_PEER or an id */
 	uint64_t	asked;		/* highest seq asked */
 	uint64_t	seen;		/* our seq when last looked */
+	uint64_t	arrived;	/* highest seq received from peer */
 	uint64_t	since_ms;	/* last progress or ask */
 	uint64_t	retry_at;	/* no ask before this */
 	uint64_t	backoff;
@@ -124,6 +128,12 @@ int	gossip_set_limit(struct gossip *, const uint8_t dev[ID_LEN],
 size_t	gossip_wants(struct gossip *, int id, const struct gossip_peer *,
 	    const struct vclock *ours, uint64_t now, struct wire_range *out,
 	    size_t cap);
+/*
+ * Peer id sent dev's events up to seq (received, not merged yet):
+ * progress of the fetch from that peer, if it is one.
+ */
+void	gossip_arrived(struct gossip *, int id, const uint8_t dev[ID_LEN],
+	    uint64_t seq, uint64_t now);
 /* Our vector clock moved (after a commit): progress, finished fetches. */
 void	gossip_progress(struct gossip *, const struct vclock *ours,
 	    uint64_t now);

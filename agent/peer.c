@@ -1599,6 +1599,8 @@ handle_msg(struct peers *ps, zmq_msg_t *body, uint64_t now)
 		if (gossip_peer_has(&p->g, m->u.events.dev,
 		    m->u.events.first_seq + m->u.events.n - 1) != 0)
 			log_debug("peer: vector clock full");
+		gossip_arrived(&ps->gsp, p->id, m->u.events.dev,
+		    m->u.events.first_seq + m->u.events.n - 1, now);
 		for (i = 0; i < m->u.events.n; i++)
 			rx_add(ps, p->id, m->u.events.f[i].p,
 			    m->u.events.f[i].len, m->u.events.dev,

@@ -107,6 +107,45 @@ Test(gossip, one_peer_per_device_until_it_stalls)
 	cr_assert_eq(gossip_fetch_get(&g, DA)->peer, 2);
 }
 
+/*
+ * A register short of CPU: A keeps sending the range, our commits lag.
+ * Arrivals from A are progress: B does not take the device (and get
+ * asked for what is already queued here) until A is silent for the
+ * timeout. Arrivals from another peer, or past what was asked, are not.
+ */
+Test(gossip, arrivals_are_progress_while_commits_lag)
+{
+	struct gossip		g;
+	struct gossip_peer	a, b;
+	struct vclock		ours;
+	struct wire_range	r[4];
+	const uint64_t		T = GOSSIP_FETCH_TIMEOUT_MS;
+
+	gossip_init(&g);
+	peer_with(&a, DA, 1000);
+	peer_with(&b, DA, 1000);
+	vclock_init(&ours);
+	cr_assert_eq(gossip_wants(&g, 1, &a, &ours, 0, r, 4), 1);
+	cr_assert_eq(r[0].max_count, 1000);
+	/* runs from A arrive; nothing is committed yet */
+	gossip_arrived(&g, 1, DA, 300, T - 100);
+	gossip_arrived(&g, 1, DA, 600, 2 * T - 100);
+	/* not counted: from B, not new, past the ask */
+	gossip_arrived(&g, 2, DA, 900, 3 * T - 100);
+	gossip_arrived(&g, 1, DA, 600, 3 * T - 100);
+	gossip_arrived(&g, 1, DA, 5000, 3 * T - 100);
+	cr_assert_eq(gossip_wants(&g, 2, &b, &ours, 2 * T + 100, r, 4), 0,
+	    "A is sending: B must not be asked");
+	cr_assert_eq(gossip_fetch_get(&g, DA)->peer, 1);
+	/* A silent since 2T - 100: B takes over from our head */
+	cr_assert_eq(gossip_wants(&g, 2, &b, &ours, 3 * T - 100, r, 4), 1);
+	cr_assert_eq(r[0].from_seq, 1);
+	cr_assert_eq(gossip_fetch_get(&g, DA)->peer, 2);
+	/* A's late runs no longer count */
+	gossip_arrived(&g, 1, DA, 700, 3 * T);
+	cr_assert_eq(gossip_fetch_get(&g, DA)->arrived, 0);
+}
+
 Test(gossip, a_lost_peer_frees_its_devices_at_once)
 {
 	struct gossip		g;
