@@ -264,6 +264,20 @@ Test(store, export_parse_is_bounded)
 	cr_assert_eq(store_export_parse(buf, 10, NULL, NULL), CAJA_EDECODE);
 }
 
+/* n StockReceived events on s, of products prefix0 .. prefix(n-1). */
+static void
+receive_stock(struct store *s, int n, const char *prefix)
+{
+	char	json[160];
+	int	i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(json, sizeof(json), "{\"product_id\":\"%s%d\","
+		    "\"qty\":%d}", prefix, i, i + 1);
+		fx_append(s, "StockReceived", json, T0 + 1000 + (uint64_t)i);
+	}
+}
+
 /*
  * An import in steps (store_import_open/step/close, as the agent runs it):
  * each step merges a committed batch and the report adds up; a file cut
@@ -275,19 +289,15 @@ Test(store, import_in_steps_and_a_file_cut_short)
 {
 	struct store		*a, *b;
 	struct store_import	*im = NULL;
-	char			 msg[STORE_ERRMSG] = "", json[96];
+	char			 msg[STORE_ERRMSG] = "";
 	size_t			 frames, pending, n;
 	const char		*path;
 	uint64_t		 before;
-	int			 i, done = 0, steps = 0, rc;
+	int			 done = 0, steps = 0, rc;
 
 	a = fx_create(fx_path("a"), "caja-1");
 	b = fx_join(a, fx_path("b"), "caja-2", T0 + 100);
-	for (i = 0; i < 50; i++) {
-		snprintf(json, sizeof(json), "{\"product_id\":\"p%d\","
-		    "\"qty\":%d}", i, i + 1);
-		fx_append(a, "StockReceived", json, T0 + 1000 + (uint64_t)i);
-	}
+	receive_stock(a, 50, "p");
 	n = fx_export(a, fx_path("a.exp"));
 	cr_assert_gt(n, 50);
 	before = fx_count(b);
@@ -398,18 +408,14 @@ Test(store, import_later_pass_reads_scattered_events)
 	struct store_report	 rep;
 	struct fx_frames	 f;
 	size_t			 order[FX_FRAMES_MAX], i, k = 0, span = 0, w;
-	char			 msg[STORE_ERRMSG] = "", json[160];
+	char			 msg[STORE_ERRMSG] = "";
 	char			 da[HASH_HEX], db[HASH_HEX];
 	struct store_import	*im = NULL;
-	int			 done = 0, i2;
+	int			 done = 0;
 
 	a = fx_create(fx_path("a"), "caja-1");
 	b = fx_join(a, fx_path("b"), "caja-2", T0 + 100);
-	for (i2 = 0; i2 < 60; i2++) {
-		snprintf(json, sizeof(json), "{\"product_id\":\"product-%04d"
-		    "-with-a-long-name\",\"qty\":%d}", i2, i2 + 1);
-		fx_append(a, "StockReceived", json, T0 + 1000 + (uint64_t)i2);
-	}
+	receive_stock(a, 60, "product-with-a-long-name-");
 	fx_frames_all(a, &f);
 	cr_assert_gt(f.n, 60);
 	w = f.n - 5;		/* frames w .. f.n - 1 wait */
