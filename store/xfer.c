@@ -242,8 +242,8 @@ struct store_import {
 	char			 path[SDB_PATH_MAX];
 	int			 fd;
 	uint64_t		 size;		/* at open */
-	uint64_t		*off;		/* frame i: its bytes at off[i] */
-	uint32_t		*len;		/* ... len[i] long */
+	uint64_t		*off;		/* frame i's bytes at off[i], */
+	uint32_t		*len;		/* len[i] long */
 	size_t			 n, cap;
 	size_t			*pend, npend, *next, nnext, pos;
 	size_t			 progress;	/* accepted in this pass */
@@ -379,12 +379,14 @@ index_file(struct store_import *im, char *errmsg)
 		}
 		if (im->n == im->cap) {
 			cap = im->cap ? im->cap * 2 : 256;
-			if ((no = realloc(im->off, cap * sizeof(*no))) == NULL) {
+			no = realloc(im->off, cap * sizeof(*no));
+			if (no == NULL) {
 				rc = CAJA_ENOMEM;
 				break;
 			}
 			im->off = no;
-			if ((nl = realloc(im->len, cap * sizeof(*nl))) == NULL) {
+			nl = realloc(im->len, cap * sizeof(*nl));
+			if (nl == NULL) {
 				rc = CAJA_ENOMEM;
 				break;
 			}
@@ -494,9 +496,9 @@ gap(const struct store_import *im, size_t a, size_t b)
 /*
  * Reads the frames pend[pos .. pos + *m) into im->buf, each with its
  * length header (checked against the index: frames moved since the file
- * was opened are refused, not misread), and points cp/cl at them. Frames close
- * together in the file come in one read. *m shrinks to XFER_STEP_BYTES
- * (never below one frame).
+ * was opened are refused, not misread), and points cp/cl at them. Frames
+ * close together in the file come in one read. *m shrinks to
+ * XFER_STEP_BYTES (never below one frame).
  */
 static int
 read_frames(struct store_import *im, size_t *m, char *errmsg)
