@@ -36,21 +36,9 @@
 T0=$SECONDS
 ROGUE=$CAJA_BUILD/tests/rogue_peer
 [ -x "$ROGUE" ] || fail "no $ROGUE (build target rogue_peer)"
-A=$T/a B=$T/b R=$T/r
-PA=$(free_port) PB=$(free_port) PR=$(free_port)
-EA=tcp://127.0.0.1:$PA EB=tcp://127.0.0.1:$PB ER=tcp://127.0.0.1:$PR
-
-echo "== setup: A (admin, target) $EA, B $EB, R $ER"
-init_store "$A" "Malformed Store" caja-a
-start_agent_ep "$A" "$EA" --no-mdns --peer "$EB" --peer "$ER"
-PID_A=$AGENT_PID
-join_store "$A" "$B" caja-b
-join_store "$A" "$R" caja-r
-start_agent_ep "$B" "$EB" --no-mdns --peer "$EA" --peer "$ER"
-PID_B=$AGENT_PID
-start_agent_ep "$R" "$ER" --no-mdns --peer "$EA" --peer "$EB"
-PID_R=$AGENT_PID
-DA=$(device_of "$A") DB=$(device_of "$B") DR=$(device_of "$R")
+# R, the register the rogue peer will speak for, is mesh3's C.
+mesh3 "Malformed Store"
+R=$C ER=$EC PID_R=$PID_C DR=$DC
 for i in 1 2 3; do
 	append_one_logged "$R" "$T/ids" ProductUpdated "{\"product_id\":\"r$i\",\"name\":\"rogue $i\"}" ||
 	    fail "append on R"

@@ -134,6 +134,14 @@ Test(event, golden_vectors)
 }
 
 /* The JSON of cajactl log and of caja-cloud (proto/evjson.c). */
+/* The string member k of object o is want. */
+static void
+assert_jstr(json_t *o, const char *k, const char *want)
+{
+	cr_assert_str_eq(json_string_value(json_object_get(o, k)), want,
+	    "member %s", k);
+}
+
 Test(event, json_of_the_golden_event)
 {
 	struct event	 ev;
@@ -145,19 +153,14 @@ Test(event, json_of_the_golden_event)
 	make_golden(&ev);
 	cr_assert_eq(event_encode(&ev, key, &out), 0);
 	cr_assert_eq(evjson_event(out.p, out.len, 0, &j), 0);
-	cr_assert_str_eq(json_string_value(json_object_get(j, "event_id")),
-	    GOLDEN_ID);
-	cr_assert_str_eq(json_string_value(json_object_get(j, "device_id")),
-	    hex(key->id, ID_LEN));
+	assert_jstr(j, "event_id", GOLDEN_ID);
+	assert_jstr(j, "device_id", hex(key->id, ID_LEN));
 	cr_assert_eq(json_integer_value(json_object_get(j, "seq")), 2);
 	cr_assert_eq(json_integer_value(json_object_get(j, "hlc")),
 	    (json_int_t)HLC_MAKE(1700000000000ull, 3));
-	cr_assert_str_eq(json_string_value(json_object_get(j, "time")),
-	    "2023-11-14T22:13:20.000Z");
-	cr_assert_str_eq(json_string_value(json_object_get(j, "type")),
-	    "PriceChanged");
-	cr_assert_str_eq(json_string_value(json_object_get(j, "entity")),
-	    "P-001");
+	assert_jstr(j, "time", "2023-11-14T22:13:20.000Z");
+	assert_jstr(j, "type", "PriceChanged");
+	assert_jstr(j, "entity", "P-001");
 	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(j,
 	    "payload"), "price_bs")), "5.50");
 	json_object_foreach(j, k, v)
@@ -166,13 +169,11 @@ Test(event, json_of_the_golden_event)
 	cr_assert_null(json_object_get(j, "sig"));
 
 	cr_assert_eq(evjson_event(out.p, out.len, EVJSON_FULL, &f), 0);
-	cr_assert_str_eq(json_string_value(json_object_get(f, "sig")),
-	    GOLDEN_SIG);
-	cr_assert_str_eq(json_string_value(json_object_get(f, "store_id")),
-	    "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a");
-	cr_assert_str_eq(json_string_value(json_object_get(f, "prev")),
+	assert_jstr(f, "sig", GOLDEN_SIG);
+	assert_jstr(f, "store_id", "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a");
+	assert_jstr(f, "prev",
 	    "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee");
-	cr_assert_str_eq(json_string_value(json_object_get(f, "state")),
+	assert_jstr(f, "state",
 	    "3333333333333333333333333333333333333333333333333333333333333333");
 	t = json_object_get(f, "causal_context");
 	cr_assert_eq(json_integer_value(json_object_get(t,
