@@ -743,55 +743,25 @@ on_push(struct uplink *u, const struct result *r, const char *body,
 	free(p);
 }
 
-struct frames {
-	const uint8_t	**f;
-	size_t		 *len;
-	size_t		  n, cap;
-};
-
-static int
-frame_cb(void *arg, const uint8_t *p, size_t len)
-{
-	struct frames	*fr = arg;
-
-	if (fr->n == fr->cap) {
-		size_t		  cap = fr->cap ? fr->cap * 2 : 256;
-		const uint8_t	**f;
-		size_t		 *l;
-
-		if (cap > 2 * PULL_FRAMES_MAX)
-			return CAJA_ETOOBIG;
-		if ((f = realloc(fr->f, cap * sizeof(*f))) == NULL)
-			return CAJA_ENOMEM;
-		fr->f = f;
-		if ((l = realloc(fr->len, cap * sizeof(*l))) == NULL)
-			return CAJA_ENOMEM;
-		fr->len = l;
-		fr->cap = cap;
-	}
-	fr->f[fr->n] = p;
-	fr->len[fr->n++] = len;
-	return 0;
-}
-
 /* Ingests a pull's events in a batch of their own. */
 static int
 ingest(struct uplink *u, const uint8_t *body, size_t len, size_t *accepted)
 {
-	struct frames		 fr;
+	struct store_frames	 fr;
 	struct store_batch	*b = NULL;
 	int			 rc;
 
 	*accepted = 0;
-	memset(&fr, 0, sizeof(fr));
-	if ((rc = store_export_parse(body, len, frame_cb, &fr)) != 0)
+	/* twice what a cloud should send in one answer, at most */
+	if ((rc = store_export_frames(body, len, 2 * PULL_FRAMES_MAX, &fr))
+	    != 0)
 		goto out;
 	if (fr.n == 0)
 		goto out;
 	if ((rc = store_batch_begin(u->st, &b)) != 0)
 		goto out;
 	memset(u->report, 0, sizeof(*u->report));
-	if ((rc = store_ingest(b, fr.f, fr.len, fr.n, clock_wall_ms(),
+	if ((rc = store_ingest(b, fr.p, fr.len, fr.n, clock_wall_ms(),
 	    u->report)) != 0) {
 		store_batch_abort(&b);
 		goto out;
@@ -805,8 +775,7 @@ ingest(struct uplink *u, const uint8_t *body, size_t len, size_t *accepted)
 		    "%zu duplicate, %zu refused", fr.n, u->report->accepted,
 		    u->report->duplicate, u->report->refused);
 out:
-	free(fr.f);
-	free(fr.len);
+	store_frames_free(&fr);
 	return rc;
 }
 
