@@ -8,8 +8,8 @@
  * customers, sales and totals (their canonical bytes: a product is read
  * and rewritten by every sale of it) and conflict records (a price
  * written concurrently replaces its pending conflict at every write), and
- * the ids of the events merged (conflict records name them). A record absent from LMDB is cached
- * as absent, so a miss costs one lookup.
+ * the ids of the events merged (conflict records name them). A record
+ * absent from LMDB is cached as absent, so a miss costs one lookup.
  *
  * When it is active: only inside ingest_frames() (cache_begin() ...
  * cache_end()), and only for the batch's own transaction. Outside it, or
