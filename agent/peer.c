@@ -2063,19 +2063,31 @@ serve_peer(struct peers *ps, struct peer *p, size_t budget)
 	return sent;
 }
 
+/*
+ * Serves the peers' WANTs, PEER_SERVE_PEER bytes each, PEER_SERVE_TURN in
+ * all. The next turn starts with the first peer this one had no budget
+ * left for: every peer waiting is served within a few turns, whatever its
+ * slot.
+ */
 static void
 serve_all(struct peers *ps)
 {
 	struct peer	*p;
 	size_t		 i, total = 0;
-	unsigned	 start = ps->serve_rr++;
+	unsigned	 k, next = (ps->serve_rr + 1) % PEER_MAX;
 
-	for (i = 0; i < PEER_MAX && total < PEER_SERVE_TURN; i++) {
-		p = &ps->peer[(start + i) % PEER_MAX];
+	for (i = 0; i < PEER_MAX; i++) {
+		k = (unsigned)((ps->serve_rr + i) % PEER_MAX);
+		p = &ps->peer[k];
 		if (!p->used || p->state != PS_UP || p->g.nserve == 0)
 			continue;
+		if (total >= PEER_SERVE_TURN) {
+			next = k;
+			break;
+		}
 		total += serve_peer(ps, p, PEER_SERVE_PEER);
 	}
+	ps->serve_rr = next;
 }
 
 static void
