@@ -7,11 +7,21 @@
  *  2. A device waiting out a retry backoff is not asked.
  *  3. A device being fetched from another peer, which made progress within
  *     GOSSIP_FETCH_TIMEOUT_MS (events of it arrived from that peer, or our
- *     clock moved) and still has asks outstanding, is left to it.
- *  4. Otherwise this peer takes the device; if more than half a window is
- *     still outstanding (and not timed out) nothing more is asked.
+ *     clock moved) or has not read our ask yet (no PING sent since
+ *     answered), and still has asks outstanding, is left to it (a refusal
+ *     leaves them outstanding: the same peer is asked again).
+ *  4. Otherwise this peer takes the device, from our head; the fetch's own
+ *     peer starts again from our head after a refusal, or when it timed
+ *     out. If more than half a window is still outstanding nothing more is
+ *     asked.
  *  5. The ask runs from the highest seq asked + 1 to the smallest of: what
  *     the peer holds, the window, the limit.
+ *
+ * An ask that starts from our head (4) makes the peer drop what it was
+ * still sending of the device: until a run holding our head + 1 arrives
+ * from it, its runs of the device that start past that are dropped
+ * (gossip_take_run()). An ask that continues the last one (5) continues
+ * the peer's pending range.
  */
 #include <string.h>
 
@@ -172,6 +182,29 @@ gossip_set_limit(struct gossip *g, const uint8_t dev[ID_LEN], uint64_t limit)
 	return 0;
 }
 
+/*
+ * No progress for the timeout, although the fetch's peer read what we
+ * sent it (the ask among it) since the last progress or ask.
+ */
+static int
+stalled(const struct gossip *g, const struct gossip_fetch *f, uint64_t now)
+{
+	if (now < f->since_ms + GOSSIP_FETCH_TIMEOUT_MS)
+		return 0;
+	return f->peer < 0 || f->peer >= GOSSIP_PEERS ||
+	    g->heard[f->peer] > f->since_ms;
+}
+
+/* The fetch's peer is asked again from our head (mine + 1). */
+static void
+restart(struct gossip_fetch *f, uint64_t mine)
+{
+	f->asked = mine;
+	f->arrived = mine;
+	f->resync = mine + 1;
+	f->again = 0;
+}
+
 size_t
 gossip_wants(struct gossip *g, int id, const struct gossip_peer *p,
     const struct vclock *ours, uint64_t now, struct wire_range *out,
@@ -197,18 +230,17 @@ gossip_wants(struct gossip *g, int id, const struct gossip_peer *p,
 			continue;				/* 2 */
 		if (f->asked < mine)
 			f->asked = mine;
-		stale = now >= f->since_ms + GOSSIP_FETCH_TIMEOUT_MS;
+		stale = stalled(g, f, now);
 		if (f->peer != id) {
 			if (f->peer != GOSSIP_NO_PEER && f->asked > mine &&
 			    !stale)
 				continue;			/* 3 */
 			f->peer = id;				/* 4 */
-			f->asked = mine;
 			f->seen = mine;
-			f->arrived = mine;
 			f->since_ms = now;
-		} else if (stale && f->asked > mine)
-			f->asked = mine;	/* lost asks: again */
+			restart(f, mine);
+		} else if (f->again || (stale && f->asked > mine))
+			restart(f, mine);	/* refused, lost asks: again */
 		outstanding = f->asked - mine;
 		if (outstanding > GOSSIP_WINDOW / 2)
 			continue;
@@ -243,6 +275,29 @@ gossip_arrived(struct gossip *g, int id, const uint8_t dev[ID_LEN],
 	f->since_ms = now;
 }
 
+int
+gossip_take_run(struct gossip *g, int id, const uint8_t dev[ID_LEN],
+    uint64_t first, uint64_t last)
+{
+	struct gossip_fetch	*f;
+
+	if ((f = fetch_find(g, dev, 0)) == NULL || f->peer != id ||
+	    f->resync == 0)
+		return 1;
+	if (first > f->resync)
+		return 0;	/* the rest of an answer superseded */
+	if (last >= f->resync)
+		f->resync = 0;	/* the new answer; what follows is its */
+	return 1;		/* before it: the store tells */
+}
+
+void
+gossip_heard(struct gossip *g, int id, uint64_t sent_ms)
+{
+	if (id >= 0 && id < GOSSIP_PEERS && sent_ms > g->heard[id])
+		g->heard[id] = sent_ms;
+}
+
 void
 gossip_progress(struct gossip *g, const struct vclock *ours, uint64_t now)
 {
@@ -261,13 +316,15 @@ gossip_progress(struct gossip *g, const struct vclock *ours, uint64_t now)
 		if (mine >= f->asked && f->peer != GOSSIP_NO_PEER) {
 			f->peer = GOSSIP_NO_PEER;	/* done */
 			f->asked = mine;
+			f->resync = 0;
+			f->again = 0;
 		}
 	}
 }
 
 void
-gossip_refused(struct gossip *g, const uint8_t dev[ID_LEN], uint64_t seq,
-    uint64_t now)
+gossip_refused(struct gossip *g, int id, const uint8_t dev[ID_LEN],
+    uint64_t seq, uint64_t now)
 {
 	struct gossip_fetch	*f;
 
@@ -275,8 +332,20 @@ gossip_refused(struct gossip *g, const uint8_t dev[ID_LEN], uint64_t seq,
 		return;
 	if (seq > f->asked)
 		return;		/* not one we asked for (a push ahead) */
-	f->asked = seq - 1;
-	f->peer = GOSSIP_NO_PEER;
+	if (f->peer != GOSSIP_NO_PEER) {
+		/*
+		 * Only a refusal of what the fetch's peer sent counts: its
+		 * answer brings (or brought) its own copy of anything another
+		 * peer sent. Once per refusal: the rest of the run that
+		 * follows it is refused too.
+		 */
+		if (id != f->peer || seq > f->arrived || f->again)
+			return;
+		f->again = 1;
+		f->resync = seq;	/* what follows on its way is dropped */
+		f->since_ms = now;
+	} else
+		f->asked = seq - 1;	/* the rest of this run: ignored */
 	f->backoff = f->backoff == 0 ? GOSSIP_RETRY_MIN_MS :
 	    f->backoff * 2 > GOSSIP_RETRY_MAX_MS ? GOSSIP_RETRY_MAX_MS :
 	    f->backoff * 2;
@@ -292,7 +361,11 @@ gossip_peer_gone(struct gossip *g, int id)
 		if (g->fetch[i].peer == id) {
 			g->fetch[i].peer = GOSSIP_NO_PEER;
 			g->fetch[i].asked = 0;	/* clamped to ours */
+			g->fetch[i].again = 0;
+			g->fetch[i].resync = 0;
 		}
+	if (id >= 0 && id < GOSSIP_PEERS)
+		g->heard[id] = 0;
 }
 
 void
@@ -308,6 +381,11 @@ gossip_serve_want(struct gossip_peer *p, const struct wire_want *w)
 			if (p->nserve >= WIRE_MAX_WANT)
 				continue;	/* full: it asks again */
 			p->nserve++;
+		} else if (w->r[i].from_seq == p->serve[j].from_seq +
+		    p->serve[j].max_count) {
+			/* the next window: after what is pending */
+			p->serve[j].max_count += w->r[i].max_count;
+			continue;
 		}
 		p->serve[j] = w->r[i];
 	}

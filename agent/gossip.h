@@ -7,7 +7,8 @@
  * its HELLO, SUMMARYs and the runs it sent), what we told it (`told`, for
  * SUMMARY deltas), the summary sequence numbers both ways, and the WANT
  * ranges it asked of us that are not served yet (at most one per device:
- * a new WANT for a device replaces the old one).
+ * a new WANT for a device continues the pending one when it starts where
+ * that one ends, and replaces it otherwise).
  *
  * Per device (struct gossip, the fetch table): which peer we are fetching
  * the device's missing events from and up to which seq we asked. One peer
@@ -16,13 +17,25 @@
  * (the requester's credit: a peer never gets asked for more than that, so
  * what it sends us is bounded by what we asked); asked again when half of
  * the window arrived; released when the peer makes no progress for
- * GOSSIP_FETCH_TIMEOUT_MS (another peer may take it), when the peer is
- * lost, or when the store refused an event of the range with `retry` (it
- * waits for something else: asked again after a backoff of
- * GOSSIP_RETRY_MIN_MS doubling to GOSSIP_RETRY_MAX_MS). Progress is
- * events of the range arriving from that peer, or our clock moving: a
- * register short of CPU, whose commits lag what it already received,
- * does not take its own backlog for a stalled peer and ask again.
+ * GOSSIP_FETCH_TIMEOUT_MS although it has read what we asked (it answered
+ * a PING sent after our last ask or its last progress), and another peer
+ * may take it; or when the peer is lost. Progress is events of the range
+ * arriving from that peer, or our clock moving: a register short of CPU,
+ * whose commits lag what it already received, does not take its own
+ * backlog for a stalled peer, and a peer short of CPU, which has not read
+ * our WANT yet, is not taken for one (were either asked again, the first
+ * answer would still come, and everything twice). A peer that answers no
+ * PING at all is lost after PEER_DEAD_MS.
+ *
+ * When the store refuses, with `retry`, an event the fetch's peer sent
+ * (it waits for another device's event, or follows a hole), the same
+ * peer is asked again from our head after a backoff of
+ * GOSSIP_RETRY_MIN_MS doubling to GOSSIP_RETRY_MAX_MS. Its WANT replaces
+ * what the peer was still sending; runs of that superseded answer still
+ * on their way are dropped unread (gossip_take_run(): runs that start
+ * past the seq the new answer starts at, until the run that holds it), so
+ * that none of them is merged and then received again. The same holds
+ * whenever a fetch starts over (a new peer, a timeout).
  *
  * Pure: no I/O; main thread.
  */
@@ -65,11 +78,19 @@ struct gossip_fetch {
 	uint64_t	retry_at;	/* no ask before this */
 	uint64_t	backoff;
 	uint64_t	limit;		/* never ask past this */
+	uint64_t	resync;		/* 0, or runs from peer are taken
+					 * from the one holding this seq */
+	int		again;		/* refused: ask peer again from
+					 * our head after retry_at */
 };
+
+/* Peer ids are slots below GOSSIP_PEERS. */
+#define GOSSIP_PEERS		VCLOCK_MAX
 
 struct gossip {
 	uint32_t		nfetch;
 	struct gossip_fetch	fetch[VCLOCK_MAX];
+	uint64_t		heard[GOSSIP_PEERS];	/* gossip_heard() */
 };
 
 void	gossip_init(struct gossip *);
@@ -134,11 +155,25 @@ size_t	gossip_wants(struct gossip *, int id, const struct gossip_peer *,
  */
 void	gossip_arrived(struct gossip *, int id, const uint8_t dev[ID_LEN],
 	    uint64_t seq, uint64_t now);
+/*
+ * Peer id answered a PING we sent at sent_ms: it had read everything we
+ * sent it before then (a WANT among it).
+ */
+void	gossip_heard(struct gossip *, int id, uint64_t sent_ms);
 /* Our vector clock moved (after a commit): progress, finished fetches. */
 void	gossip_progress(struct gossip *, const struct vclock *ours,
 	    uint64_t now);
-/* The store refused (dev, seq) with retry set: ask again later. */
-void	gossip_refused(struct gossip *, const uint8_t dev[ID_LEN],
+/*
+ * A run of dev's events first..last came from peer id: 1 to take it, 0 to
+ * drop it unread (the rest of an answer that a newer WANT superseded).
+ */
+int	gossip_take_run(struct gossip *, int id, const uint8_t dev[ID_LEN],
+	    uint64_t first, uint64_t last);
+/*
+ * The store refused (dev, seq), received from peer id (-1: none), with
+ * retry set: ask again later.
+ */
+void	gossip_refused(struct gossip *, int id, const uint8_t dev[ID_LEN],
 	    uint64_t seq, uint64_t now);
 /* Peer id is gone: its fetches are free to move. */
 void	gossip_peer_gone(struct gossip *, int id);
@@ -146,7 +181,10 @@ void	gossip_peer_gone(struct gossip *, int id);
 const struct gossip_fetch *gossip_fetch_get(const struct gossip *,
 	    const uint8_t dev[ID_LEN]);
 
-/* A WANT from the peer: each range replaces that device's pending one. */
+/*
+ * A WANT from the peer: each range continues that device's pending one if
+ * it starts where that one ends, and replaces it otherwise.
+ */
 void	gossip_serve_want(struct gossip_peer *, const struct wire_want *);
 /* The next range to serve (round robin over devices): 1, or 0 if none. */
 int	gossip_serve_next(struct gossip_peer *, struct wire_range *);

@@ -78,11 +78,14 @@ struct peer {
 	int			 state, was_up;
 	uint64_t		 last_rx, last_hello_tx, last_ping_tx;
 	uint64_t		 last_sum_tx;
-	uint64_t		 ping_nonce, ping_mono;
+	uint64_t		 ping_nonce[PEER_PINGS];	/* awaited */
+	uint64_t		 ping_mono[PEER_PINGS];	/* 0: none */
+	unsigned		 ping_next;
 	int64_t			 rtt_ms;
 	uint64_t		 pushed;	/* own seq pushed to it */
 	uint64_t		 sent_events, recv_events, dup_events;
 	uint64_t		 refused_events, bad_frames, bad_msgs;
+	uint64_t		 skipped_events;	/* superseded runs */
 	uint64_t		 bad_win_start, bad_win_n, penalty_until;
 	uint64_t		 sessions;
 	int			 head_check;	/* show our head */
@@ -1527,11 +1530,35 @@ handle_hello(struct peers *ps, struct peer *p, zmq_msg_t *body,
 	    h->vc.n);
 }
 
+/*
+ * The PONG of one of our outstanding PINGs (a slow peer answers one sent
+ * several PINGs ago): its round trip, and proof that the peer read
+ * everything we sent before it. Older PINGs are answered by it too.
+ */
+static void
+pong_in(struct peers *ps, struct peer *p, uint64_t nonce)
+{
+	uint64_t	sent = 0, now = clock_mono_ms();
+	unsigned	k;
+
+	for (k = 0; k < PEER_PINGS; k++)
+		if (p->ping_mono[k] != 0 && p->ping_nonce[k] == nonce)
+			sent = p->ping_mono[k];
+	if (sent == 0)
+		return;		/* not ours, or answered already */
+	for (k = 0; k < PEER_PINGS; k++)
+		if (p->ping_mono[k] != 0 && p->ping_mono[k] <= sent)
+			p->ping_mono[k] = 0;
+	p->rtt_ms = (int64_t)(now - sent);
+	gossip_heard(&ps->gsp, p->id, sent);
+}
+
 static void
 handle_msg(struct peers *ps, zmq_msg_t *body, uint64_t now)
 {
 	struct wire_msg	*m = ps->m;
 	struct peer	*p;
+	uint64_t	 last;
 	uint8_t		 key[ZAP_KEY_LEN], dev[ID_LEN];
 	uint32_t	 i;
 	int		 enrolling, rc;
@@ -1594,13 +1621,17 @@ handle_msg(struct peers *ps, zmq_msg_t *body, uint64_t now)
 		gossip_serve_want(&p->g, &m->u.want);
 		break;
 	case WIRE_EVENTS:
+		last = m->u.events.first_seq + m->u.events.n - 1;
+		if (gossip_peer_has(&p->g, m->u.events.dev, last) != 0)
+			log_debug("peer: vector clock full");
+		if (!gossip_take_run(&ps->gsp, p->id, m->u.events.dev,
+		    m->u.events.first_seq, last)) {
+			p->skipped_events += m->u.events.n;
+			break;	/* the new answer brings it */
+		}
 		if (rx_grow(ps, m->u.events.n) != 0)
 			break;
-		if (gossip_peer_has(&p->g, m->u.events.dev,
-		    m->u.events.first_seq + m->u.events.n - 1) != 0)
-			log_debug("peer: vector clock full");
-		gossip_arrived(&ps->gsp, p->id, m->u.events.dev,
-		    m->u.events.first_seq + m->u.events.n - 1, now);
+		gossip_arrived(&ps->gsp, p->id, m->u.events.dev, last, now);
 		for (i = 0; i < m->u.events.n; i++)
 			rx_add(ps, p->id, m->u.events.f[i].p,
 			    m->u.events.f[i].len, m->u.events.dev,
@@ -1630,10 +1661,7 @@ handle_msg(struct peers *ps, zmq_msg_t *body, uint64_t now)
 			(void)send_out(ps, p);
 		break;
 	case WIRE_PONG:
-		if (m->u.ping.nonce == p->ping_nonce && p->ping_mono != 0) {
-			p->rtt_ms = (int64_t)(clock_mono_ms() - p->ping_mono);
-			p->ping_mono = 0;
-		}
+		pong_in(ps, p, m->u.ping.nonce);
 		break;
 	case WIRE_BYE:
 		log_info("peer %s: BYE (%s)", pname(ps, p, nb),
@@ -1871,7 +1899,8 @@ peer_ingest_done(struct peers *ps, int committed)
 		if (p != NULL && !p->used)
 			p = NULL;
 		if (!committed || !ps->ingested) {
-			gossip_refused(&ps->gsp, rm->dev, rm->seq, now);
+			gossip_refused(&ps->gsp, rm->peer, rm->dev, rm->seq,
+			    now);
 			continue;
 		}
 		v = ps->verdict[i];
@@ -1890,7 +1919,8 @@ peer_ingest_done(struct peers *ps, int committed)
 		}
 		refused++;
 		if (ps->retry[i]) {
-			gossip_refused(&ps->gsp, rm->dev, rm->seq, now);
+			gossip_refused(&ps->gsp, rm->peer, rm->dev, rm->seq,
+			    now);
 			if (p != NULL)
 				p->refused_events++;
 			continue;
@@ -2154,6 +2184,7 @@ peer_talk(struct peers *ps, struct peer *p, uint64_t now)
 	struct vclock		*delta = &ps->scratch_vc;
 	uint64_t		 seq;
 	size_t			 n;
+	unsigned		 k;
 
 	if (p->dealer == NULL || !p->handshaken || p->penalty_until != 0)
 		return;
@@ -2161,12 +2192,14 @@ peer_talk(struct peers *ps, struct peer *p, uint64_t now)
 	    send_hello(ps, p, now) != 0)
 		return;
 	if (now >= p->last_ping_tx + PEER_PING_MS) {
-		randombytes_buf(&p->ping_nonce, sizeof(p->ping_nonce));
+		k = p->ping_next;
+		randombytes_buf(&p->ping_nonce[k], sizeof(p->ping_nonce[k]));
 		buf_clear(&ps->out);
-		if (wire_encode_ping(&ps->out, p->ping_nonce, clock_wall_ms()) == 0 &&
-		    send_out(ps, p) == 0) {
+		if (wire_encode_ping(&ps->out, p->ping_nonce[k],
+		    clock_wall_ms()) == 0 && send_out(ps, p) == 0) {
 			p->last_ping_tx = now;
-			p->ping_mono = now;
+			p->ping_mono[k] = now;
+			p->ping_next = (k + 1) % PEER_PINGS;
 		}
 	}
 	if (p->state != PS_UP || !writable(p->dealer))
@@ -2317,7 +2350,7 @@ peer_status_json(struct peers *ps, json_t *o)
 		if (p->dev_known)
 			ids_hex(hex, p->dev, ID_LEN);
 		e = json_pack("{s:s?, s:s?, s:s, s:s, s:o, s:o, s:I, s:I, "
-		    "s:I, s:I, s:I, s:b, s:s, s:I}",
+		    "s:I, s:I, s:I, s:I, s:b, s:s, s:I}",
 		    "device_id", p->dev_known ? hex : NULL,
 		    "name", d != NULL ? d->name : NULL,
 		    "endpoint", p->endpoint,
@@ -2330,6 +2363,7 @@ peer_status_json(struct peers *ps, json_t *o)
 		    "received_events", (json_int_t)p->recv_events,
 		    "duplicate_events", (json_int_t)p->dup_events,
 		    "refused_events", (json_int_t)p->refused_events,
+		    "skipped_events", (json_int_t)p->skipped_events,
 		    "bad_frames", (json_int_t)p->bad_frames,
 		    "static", p->is_static,
 		    "source", p->source != NULL ? p->source : "",
@@ -2346,7 +2380,7 @@ peer_status_json(struct peers *ps, json_t *o)
 		if (!pr->used)
 			continue;
 		e = json_pack("{s:n, s:n, s:s, s:s, s:n, s:n, s:I, s:I, s:I, "
-		    "s:I, s:I, s:b, s:s, s:I}",
+		    "s:I, s:I, s:I, s:b, s:s, s:I}",
 		    "device_id", "name", "endpoint", pr->endpoint,
 		    "state", pr->ncand > 0 ? "handshake" : "connecting",
 		    "last_seen_ms", "rtt_ms",
@@ -2354,6 +2388,7 @@ peer_status_json(struct peers *ps, json_t *o)
 		    "received_events", (json_int_t)0,
 		    "duplicate_events", (json_int_t)0,
 		    "refused_events", (json_int_t)0,
+		    "skipped_events", (json_int_t)0,
 		    "bad_frames", (json_int_t)0,
 		    "static", pr->is_static,
 		    "source", pr->source != NULL ? pr->source : "",

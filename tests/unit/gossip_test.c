@@ -99,7 +99,8 @@ Test(gossip, one_peer_per_device_until_it_stalls)
 	gossip_progress(&g, &ours, GOSSIP_FETCH_TIMEOUT_MS);
 	cr_assert_eq(gossip_wants(&g, 2, &b, &ours,
 	    GOSSIP_FETCH_TIMEOUT_MS + 10, r, 4), 0);
-	/* A stalls: after the timeout B takes over from our head. */
+	/* A stalls (it answers PINGs): after the timeout B takes over. */
+	gossip_heard(&g, 1, GOSSIP_FETCH_TIMEOUT_MS + 500);
 	cr_assert_eq(gossip_wants(&g, 2, &b, &ours,
 	    2 * GOSSIP_FETCH_TIMEOUT_MS + 1, r, 4), 1);
 	cr_assert_eq(r[0].from_seq, 21);
@@ -137,13 +138,46 @@ Test(gossip, arrivals_are_progress_while_commits_lag)
 	cr_assert_eq(gossip_wants(&g, 2, &b, &ours, 2 * T + 100, r, 4), 0,
 	    "A is sending: B must not be asked");
 	cr_assert_eq(gossip_fetch_get(&g, DA)->peer, 1);
-	/* A silent since 2T - 100: B takes over from our head */
+	/* A silent since 2T - 100 (though it answers PINGs): B takes over */
+	gossip_heard(&g, 1, 2 * T);
 	cr_assert_eq(gossip_wants(&g, 2, &b, &ours, 3 * T - 100, r, 4), 1);
 	cr_assert_eq(r[0].from_seq, 1);
 	cr_assert_eq(gossip_fetch_get(&g, DA)->peer, 2);
 	/* A's late runs no longer count */
 	gossip_arrived(&g, 1, DA, 700, 3 * T);
 	cr_assert_eq(gossip_fetch_get(&g, DA)->arrived, 0);
+}
+
+/*
+ * A peer short of CPU has not read our WANT yet: were B asked, A's answer
+ * would still come and everything would come twice. A is stalled only
+ * once it answered a PING we sent after our ask and still sent nothing.
+ */
+Test(gossip, a_peer_that_has_not_read_our_ask_is_not_stalled)
+{
+	struct gossip		g;
+	struct gossip_peer	a, b;
+	struct vclock		ours;
+	struct wire_range	r[4];
+	const uint64_t		T = GOSSIP_FETCH_TIMEOUT_MS;
+
+	gossip_init(&g);
+	peer_with(&a, DA, 1000);
+	peer_with(&b, DA, 1000);
+	vclock_init(&ours);
+	cr_assert_eq(gossip_wants(&g, 1, &a, &ours, 100, r, 4), 1);
+	gossip_heard(&g, 1, 99);	/* a PING sent before the ask */
+	gossip_heard(&g, 2, 5000);	/* B's PONGs say nothing of A */
+	cr_assert_eq(gossip_wants(&g, 2, &b, &ours, 100 + 2 * T, r, 4), 0,
+	    "A has not read our ask: B must not be asked");
+	gossip_heard(&g, 1, 150);	/* it read the ask, sent nothing */
+	cr_assert_eq(gossip_wants(&g, 2, &b, &ours, 100 + T - 1, r, 4), 0,
+	    "not before the timeout");
+	cr_assert_eq(gossip_wants(&g, 2, &b, &ours, 100 + T, r, 4), 1);
+	cr_assert_eq(gossip_fetch_get(&g, DA)->peer, 2);
+	/* A lost peer forgets what it was heard at. */
+	gossip_peer_gone(&g, 2);
+	cr_assert_eq(g.heard[2], 0);
 }
 
 Test(gossip, a_lost_peer_frees_its_devices_at_once)
@@ -175,10 +209,15 @@ Test(gossip, retry_refusal_backs_off_then_asks_again)
 	peer_with(&p, DA, 100);
 	vclock_init(&ours);
 	cr_assert_eq(gossip_wants(&g, 1, &p, &ours, 1000, r, 4), 1);
-	/* 1..49 went in, 50 waits for something else. */
+	cr_assert_eq(gossip_take_run(&g, 1, DA, 1, 100), 1);
+	gossip_arrived(&g, 1, DA, 100, 1000);
+	/* 1..49 went in, 50 waits for something else (and 51.. with it). */
 	vc_set(&ours, DA, 49);
 	gossip_progress(&g, &ours, 1001);
-	gossip_refused(&g, DA, 50, 1001);
+	gossip_refused(&g, 1, DA, 50, 1001);
+	gossip_refused(&g, 1, DA, 51, 1001);
+	cr_assert_eq(gossip_fetch_get(&g, DA)->retry_at,
+	    1001 + GOSSIP_RETRY_MIN_MS, "one backoff for the whole run");
 	cr_assert_eq(gossip_wants(&g, 1, &p, &ours, 1001 + 50, r, 4), 0,
 	    "asked again inside the backoff");
 	cr_assert_eq(gossip_wants(&g, 1, &p, &ours,
@@ -186,12 +225,101 @@ Test(gossip, retry_refusal_backs_off_then_asks_again)
 	cr_assert_eq(r[0].from_seq, 50);
 	cr_assert_eq(r[0].max_count, 51);
 	/* A second refusal without progress doubles the backoff. */
-	gossip_refused(&g, DA, 50, 2000);
+	cr_assert_eq(gossip_take_run(&g, 1, DA, 50, 100), 1);
+	gossip_arrived(&g, 1, DA, 100, 2000);
+	gossip_refused(&g, 1, DA, 50, 2000);
 	cr_assert_eq(gossip_fetch_get(&g, DA)->retry_at,
 	    2000 + 2 * GOSSIP_RETRY_MIN_MS);
 	/* A refused push ahead of what we asked changes nothing. */
-	gossip_refused(&g, DC, 500, 2000);
+	gossip_refused(&g, 1, DC, 500, 2000);
 	cr_assert_eq(gossip_fetch_get(&g, DC)->retry_at, 0);
+}
+
+/*
+ * 101 waits for another device's event. The rest of A's answer is still
+ * on its way; were it merged once the re-asked 101.. filled the hole, the
+ * second answer would bring it again. A is asked again (not B, which would
+ * not stop A's first answer), and A's runs are dropped unread until the
+ * one that starts the new answer.
+ */
+Test(gossip, refusal_asks_the_same_peer_again_and_drops_the_old_answer)
+{
+	struct gossip		g;
+	struct gossip_peer	a, b;
+	struct vclock		ours;
+	struct wire_range	r[4];
+	const uint64_t		t = 5000, again = t + GOSSIP_RETRY_MIN_MS;
+
+	gossip_init(&g);
+	peer_with(&a, DA, 1000);
+	peer_with(&b, DA, 1000);
+	vclock_init(&ours);
+	cr_assert_eq(gossip_wants(&g, 1, &a, &ours, 0, r, 4), 1);
+	cr_assert_eq(gossip_take_run(&g, 1, DA, 1, 100), 1);
+	cr_assert_eq(gossip_take_run(&g, 1, DA, 101, 200), 1);
+	gossip_arrived(&g, 1, DA, 200, t);
+	vc_set(&ours, DA, 100);
+	gossip_progress(&g, &ours, t);
+	/* B's copy of 150 refused, or A's 900 not sent yet: not A's answer */
+	gossip_refused(&g, 2, DA, 150, t);
+	gossip_refused(&g, 1, DA, 900, t);
+	cr_assert_eq(gossip_fetch_get(&g, DA)->retry_at, 0);
+	cr_assert_eq(gossip_fetch_get(&g, DA)->again, 0);
+	gossip_refused(&g, 1, DA, 101, t);
+	cr_assert_eq(gossip_take_run(&g, 1, DA, 201, 300), 0,
+	    "the rest of the first answer is dropped");
+	cr_assert_eq(gossip_take_run(&g, 1, DA, 51, 100), 1,
+	    "what ends before the hole is the store's to judge");
+	cr_assert_eq(gossip_take_run(&g, 1, DA, 102, 110), 0,
+	    "and still, what starts past it is dropped");
+	cr_assert_eq(gossip_take_run(&g, 2, DA, 201, 300), 1,
+	    "what B sends is not A's answer");
+	vc_set(&ours, DA, 150);		/* B's run merged meanwhile */
+	gossip_progress(&g, &ours, t + 1);
+	cr_assert_eq(gossip_fetch_get(&g, DA)->peer, 1,
+	    "the fetch stays with A while it waits");
+	cr_assert_eq(gossip_wants(&g, 2, &b, &ours, again, r, 4), 0,
+	    "B must not be asked");
+	cr_assert_eq(gossip_wants(&g, 1, &a, &ours, again, r, 4), 1);
+	cr_assert_eq(r[0].from_seq, 151);
+	cr_assert_eq(r[0].max_count, 850);
+	/* in flight before A read the new WANT, then the new answer */
+	cr_assert_eq(gossip_take_run(&g, 1, DA, 301, 400), 0);
+	cr_assert_eq(gossip_take_run(&g, 1, DA, 131, 230), 1,
+	    "the run that holds 151 starts the new answer");
+	cr_assert_eq(gossip_take_run(&g, 1, DA, 231, 330), 1);
+	gossip_arrived(&g, 1, DA, 330, again + 1);
+	cr_assert_eq(gossip_fetch_get(&g, DA)->arrived, 330);
+}
+
+/* A fetch that starts over from our head drops the stale answer too. */
+Test(gossip, a_timed_out_ask_starts_over_and_drops_the_old_answer)
+{
+	struct gossip		g;
+	struct gossip_peer	a;
+	struct vclock		ours;
+	struct wire_range	r[4];
+	const uint64_t		T = GOSSIP_FETCH_TIMEOUT_MS;
+
+	gossip_init(&g);
+	peer_with(&a, DA, 1000);
+	vclock_init(&ours);
+	cr_assert_eq(gossip_wants(&g, 1, &a, &ours, 0, r, 4), 1);
+	cr_assert_eq(gossip_take_run(&g, 1, DA, 1, 100), 1,
+	    "a first answer is taken from its first run");
+	cr_assert_eq(gossip_take_run(&g, 1, DA, 201, 300), 1,
+	    "a hole in an answer is the store's to see");
+	gossip_arrived(&g, 1, DA, 300, 10);
+	gossip_heard(&g, 1, 20);
+	cr_assert_eq(gossip_wants(&g, 1, &a, &ours, 10 + T, r, 4), 1);
+	cr_assert_eq(r[0].from_seq, 1);
+	cr_assert_eq(r[0].max_count, 1000);
+	cr_assert_eq(gossip_take_run(&g, 1, DA, 301, 400), 0);
+	cr_assert_eq(gossip_take_run(&g, 1, DA, 1, 100), 1);
+	/* a lost peer's fetch forgets it */
+	gossip_peer_gone(&g, 1);
+	cr_assert_eq(gossip_fetch_get(&g, DA)->resync, 0);
+	cr_assert_eq(gossip_take_run(&g, 1, DA, 501, 600), 1);
 }
 
 Test(gossip, limits_stop_asks_at_a_revocation)
@@ -329,6 +457,15 @@ Test(gossip, serve_queue_round_robin_and_replacement)
 	cr_assert_eq(memcmp(r.dev, DA, ID_LEN), 0);
 	cr_assert_eq(r.from_seq, 5);
 	cr_assert_eq(r.max_count, 6);
+	/* The next window continues A's range (5..10, then 11..14). */
+	w.n = 1;
+	w.r[0].from_seq = 11;
+	w.r[0].max_count = 4;
+	gossip_serve_want(&p, &w);
+	cr_assert_eq(gossip_serve_pending(&p), 10);
+	cr_assert_eq(gossip_serve_next(&p, &r), 1);
+	cr_assert_eq(r.from_seq, 5);
+	cr_assert_eq(r.max_count, 10);
 	/* A newer WANT replaces A's range; a stale completion is ignored. */
 	w.n = 1;
 	w.r[0].from_seq = 20;
