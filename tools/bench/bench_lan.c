@@ -1073,6 +1073,7 @@ mode_propagate(int samples, double interval_ms)
 	double		*from_req, *from_ack, *ack, *probe, *wide, *wide_rx;
 	double		 t0, t1, t2, floor_us;
 	double		 c50, c99, floor2_us, w50, wr50, floor3_us;
+	double		 floor4_us;
 	struct probe	 pr;
 	double		 p50, p90, p99, pmax, a50, a99, q50, q99;
 	char		 watch[PATH_MAX + 16], ev[4096];
@@ -1266,6 +1267,20 @@ mode_propagate(int samples, double interval_ms)
 	    "floor%s\n", WIDE_DBS, w50 / 1e3, wr50 / 1e3, floor3_us / 1e3,
 	    p50 / floor3_us, floor3_us >= 2000 ? " (the goal is below it on "
 	    "this disk)" : "");
+	if (g_limits && g_lim.wide_alone_p50_us > 0) {
+		/* A's appends come alone (~interval apart), B's commit right
+		 * after A's: what the disk charges at that rhythm. */
+		floor4_us = floor3_us - w50 + g_lim.wide_alone_p50_us;
+		out("  A's appends come alone: a commit as wide %d ms after "
+		    "the last one (limits) p50 %.2f ms, against %.2f ms back "
+		    "to back; A's append p50 = %.2fx it; floor with it and "
+		    "B's commit = %.2f ms: p50 = %.2fx that floor\n",
+		    WIDE_ALONE_MS, g_lim.wide_alone_p50_us / 1e3,
+		    g_lim.wide_commit_p50_us / 1e3,
+		    q50 / g_lim.wide_alone_p50_us, floor4_us / 1e3,
+		    p50 / floor4_us);
+		res_set("propagate", "floor_alone_ms", floor4_us / 1e3);
+	}
 	res_set("propagate", "probe_wide_commit_p50_ms", w50 / 1e3);
 	res_set("propagate", "probe_wide_rx_commit_p50_ms", wr50 / 1e3);
 	res_set("propagate", "floor_wide_ms", floor3_us / 1e3);

@@ -9,6 +9,7 @@
 #include <sys/time.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <inttypes.h>
 #include <lmdb.h>
 #include <sodium.h>
@@ -104,12 +105,14 @@ bench_limits_print(const struct bench_limits *l, int json)
 		    "\"lmdb_commit_p50_us\":%.1f,"
 		    "\"lmdb_wide_commit_per_s\":%.0f,"
 		    "\"lmdb_wide_commit_p50_us\":%.1f,"
+		    "\"lmdb_wide_alone_commit_p50_us\":%.1f,"
 		    "\"lmdb_batch_put_per_s\":%.0f,"
 		    "\"lmdb_random_put_per_s\":%.0f}",
 		    l->sign_per_s, l->verify_per_s, l->verify_cpu_per_s,
 		    l->hash_per_s,
 		    l->commit_per_s, l->commit_p50_us, l->wide_commit_per_s,
-		    l->wide_commit_p50_us, l->batch_put_per_s,
+		    l->wide_commit_p50_us, l->wide_alone_p50_us,
+		    l->batch_put_per_s,
 		    l->random_put_per_s);
 		return;
 	}
@@ -122,6 +125,8 @@ bench_limits_print(const struct bench_limits *l, int json)
 	    l->commit_per_s, l->commit_p50_us);
 	printf("  same, a put in %d dbs    %10.0f /s (p50 %.0f us)\n",
 	    WIDE_DBS, l->wide_commit_per_s, l->wide_commit_p50_us);
+	printf("  same, %d ms apart         p50 %.0f us (a commit alone)\n",
+	    WIDE_ALONE_MS, l->wide_alone_p50_us);
 	printf("  lmdb 1000 puts/commit   %10.0f puts/s\n", l->batch_put_per_s);
 	printf("  same, random 16 B keys  %10.0f puts/s\n",
 	    l->random_put_per_s);
@@ -213,7 +218,7 @@ key_of(unsigned char key[24], const unsigned char dev[16], uint64_t seq)
  * commits/s, fills the p50 latency. */
 static double
 bench_commit(MDB_env *env, const MDB_dbi *dbi, int ndb, int n,
-    double *p50_us)
+    double pause_ms, double *p50_us)
 {
 	unsigned char	 key[24], dev[16], val[200];
 	double		*lat, t0, t1, start;
@@ -244,6 +249,8 @@ bench_commit(MDB_env *env, const MDB_dbi *dbi, int ndb, int n,
 			break;
 		t1 = bench_now();
 		lat[i] = (t1 - t0) * 1e6;
+		if (pause_ms > 0)
+			(void)poll(NULL, 0, (int)pause_ms);
 	}
 	t1 = bench_now();
 	if (rc != 0) {
@@ -324,9 +331,13 @@ bench_limits_measure(const char *base, struct bench_limits *l)
 		return -1;
 	if ((rc = lmdb_open(dir, &env, dbi)) != 0)
 		goto out;
-	l->commit_per_s = bench_commit(env, dbi, 1, 2000, &l->commit_p50_us);
-	l->wide_commit_per_s = bench_commit(env, dbi + 3, WIDE_DBS, 1000,
+	l->commit_per_s = bench_commit(env, dbi, 1, 2000, 0,
+	    &l->commit_p50_us);
+	l->wide_commit_per_s = bench_commit(env, dbi + 3, WIDE_DBS, 1000, 0,
 	    &l->wide_commit_p50_us);
+	if (bench_commit(env, dbi + 3, WIDE_DBS, 100, WIDE_ALONE_MS,
+	    &l->wide_alone_p50_us) == 0)
+		l->wide_commit_per_s = 0;	/* failed */
 	l->batch_put_per_s = bench_batch(env, dbi[1], 1000000, 0);
 	l->random_put_per_s = bench_batch(env, dbi[2], 200000, 1);
 	if (l->commit_per_s == 0 || l->wide_commit_per_s == 0 ||
