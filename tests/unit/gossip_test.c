@@ -30,6 +30,22 @@ peer_with(struct gossip_peer *p, const uint8_t *dev, uint64_t seq)
 	cr_assert_eq(gossip_on_hello(p, &v), 0);
 }
 
+/* A and B (ids 1 and 2) hold DA up to 1000, we hold none: A is asked. */
+static void
+a_fetching(struct gossip *g, struct gossip_peer *a, struct gossip_peer *b,
+    struct vclock *ours, uint64_t now)
+{
+	struct wire_range	r[4];
+
+	gossip_init(g);
+	peer_with(a, DA, 1000);
+	peer_with(b, DA, 1000);
+	vclock_init(ours);
+	cr_assert_eq(gossip_wants(g, 1, a, ours, now, r, 4), 1);
+	cr_assert_eq(r[0].from_seq, 1);
+	cr_assert_eq(r[0].max_count, 1000);
+}
+
 Test(gossip, asks_from_our_head_up_to_what_the_peer_holds)
 {
 	struct gossip		g;
@@ -122,12 +138,7 @@ Test(gossip, arrivals_are_progress_while_commits_lag)
 	struct wire_range	r[4];
 	const uint64_t		T = GOSSIP_FETCH_TIMEOUT_MS;
 
-	gossip_init(&g);
-	peer_with(&a, DA, 1000);
-	peer_with(&b, DA, 1000);
-	vclock_init(&ours);
-	cr_assert_eq(gossip_wants(&g, 1, &a, &ours, 0, r, 4), 1);
-	cr_assert_eq(r[0].max_count, 1000);
+	a_fetching(&g, &a, &b, &ours, 0);
 	/* runs from A arrive; nothing is committed yet */
 	gossip_arrived(&g, 1, DA, 300, T - 100);
 	gossip_arrived(&g, 1, DA, 600, 2 * T - 100);
@@ -161,11 +172,7 @@ Test(gossip, a_peer_that_has_not_read_our_ask_is_not_stalled)
 	struct wire_range	r[4];
 	const uint64_t		T = GOSSIP_FETCH_TIMEOUT_MS;
 
-	gossip_init(&g);
-	peer_with(&a, DA, 1000);
-	peer_with(&b, DA, 1000);
-	vclock_init(&ours);
-	cr_assert_eq(gossip_wants(&g, 1, &a, &ours, 100, r, 4), 1);
+	a_fetching(&g, &a, &b, &ours, 100);
 	gossip_heard(&g, 1, 99);	/* a PING sent before the ask */
 	gossip_heard(&g, 2, 5000);	/* B's PONGs say nothing of A */
 	cr_assert_eq(gossip_wants(&g, 2, &b, &ours, 100 + 2 * T, r, 4), 0,
@@ -250,11 +257,7 @@ Test(gossip, refusal_asks_the_same_peer_again_and_drops_the_old_answer)
 	struct wire_range	r[4];
 	const uint64_t		t = 5000, again = t + GOSSIP_RETRY_MIN_MS;
 
-	gossip_init(&g);
-	peer_with(&a, DA, 1000);
-	peer_with(&b, DA, 1000);
-	vclock_init(&ours);
-	cr_assert_eq(gossip_wants(&g, 1, &a, &ours, 0, r, 4), 1);
+	a_fetching(&g, &a, &b, &ours, 0);
 	cr_assert_eq(gossip_take_run(&g, 1, DA, 1, 100), 1);
 	cr_assert_eq(gossip_take_run(&g, 1, DA, 101, 200), 1);
 	gossip_arrived(&g, 1, DA, 200, t);
