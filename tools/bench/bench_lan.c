@@ -702,11 +702,14 @@ agent_device(const struct agent *a, uint8_t dev[ID_LEN])
 	json_decref(s);
 }
 
-/* Adds a's received_events and duplicate_events over its peers (and
- * refused_events, when refused is not NULL). */
+/* What an agent's peers sent it, from its status (summed over peers). */
+struct counts {
+	uint64_t	recv, dup, refused, skipped;
+};
+
+/* Adds a's per-peer event counts to *c. */
 static void
-agent_counts3(const struct agent *a, uint64_t *recv, uint64_t *dup,
-    uint64_t *refused)
+agent_counts(const struct agent *a, struct counts *c)
 {
 	char	 err[CTL_ERRMSG];
 	json_t	*s = agent_call(a, "status", 5000, err), *p;
@@ -715,21 +718,16 @@ agent_counts3(const struct agent *a, uint64_t *recv, uint64_t *dup,
 	if (s == NULL)
 		die("status of %s: %s", a->name, err);
 	json_array_foreach(json_object_get(s, "peers"), i, p) {
-		*recv += (uint64_t)json_integer_value(json_object_get(p,
+		c->recv += (uint64_t)json_integer_value(json_object_get(p,
 		    "received_events"));
-		*dup += (uint64_t)json_integer_value(json_object_get(p,
+		c->dup += (uint64_t)json_integer_value(json_object_get(p,
 		    "duplicate_events"));
-		if (refused != NULL)
-			*refused += (uint64_t)json_integer_value(
-			    json_object_get(p, "refused_events"));
+		c->refused += (uint64_t)json_integer_value(json_object_get(p,
+		    "refused_events"));
+		c->skipped += (uint64_t)json_integer_value(json_object_get(p,
+		    "skipped_events"));
 	}
 	json_decref(s);
-}
-
-static void
-agent_counts(const struct agent *a, uint64_t *recv, uint64_t *dup)
-{
-	agent_counts3(a, recv, dup, NULL);
 }
 
 static void
@@ -1333,7 +1331,7 @@ mode_converge(int n, uint64_t per)
 	double		 cpu_sum = 0;
 	double		 startup, first_up = 0, lim, cpu_max = 0;
 	double		 run, wait, run_sum = 0, wait_sum = 0;
-	uint64_t	 recv = 0, dup = 0;
+	struct counts	 cnt = { 0, 0, 0, 0 };
 	char		 tag[32], path[PATH_MAX];
 	long		 hwm[MAXAG], hwm_max = 0;
 	int		 i, k, left, done[MAXAG];
@@ -1411,7 +1409,7 @@ mode_converge(int n, uint64_t per)
 		proc_sched_s(ag[i].pid, &run, &wait);
 		run_sum += run;
 		wait_sum += wait;
-		agent_counts(&ag[i], &recv, &dup);
+		agent_counts(&ag[i], &cnt);
 		hwm[i] = proc_status_kb(ag[i].pid, "VmHWM");
 		if (hwm[i] > hwm_max)
 			hwm_max = hwm[i];
@@ -1454,9 +1452,10 @@ mode_converge(int n, uint64_t per)
 	out("  goal < 2 s: %s (%.2fx the goal)\n", t_all < 2 ? "met" :
 	    "MISSED", t_all / 2);
 	out("  events received from peers: %" PRIu64 " (%.3fx the %" PRIu64
-	    " needed), %" PRIu64 " of them duplicates\n", recv,
-	    (double)recv / ((double)n * (n - 1) * (double)per),
-	    (uint64_t)n * (uint64_t)(n - 1) * per, dup);
+	    " needed), %" PRIu64 " of them duplicates; %" PRIu64 " more "
+	    "dropped unread (the rest of answers asked again)\n", cnt.recv,
+	    (double)cnt.recv / ((double)n * (n - 1) * (double)per),
+	    (uint64_t)n * (uint64_t)(n - 1) * per, cnt.dup, cnt.skipped);
 	out("  the agents' threads ran %.2f s and waited %.2f s for a core "
 	    "(run queue): %.2f cores' worth of demand over the %.2f s\n",
 	    run_sum, wait_sum, (run_sum + wait_sum) / t_all, t_all);
@@ -1481,8 +1480,9 @@ mode_converge(int n, uint64_t per)
 	res_set("converge", "agents_cpu_s", cpu_sum);
 	res_set("converge", "busiest_agent_cpu_s", cpu_max);
 	res_set("converge", "runqueue_wait_s", wait_sum);
-	res_set("converge", "received", (double)recv);
-	res_set("converge", "duplicates", (double)dup);
+	res_set("converge", "received", (double)cnt.recv);
+	res_set("converge", "duplicates", (double)cnt.dup);
+	res_set("converge", "skipped", (double)cnt.skipped);
 	res_set("converge", "peak_rss_kb", (double)hwm_max);
 	free(target);
 	free(vc);
@@ -1495,7 +1495,7 @@ mode_catchup(uint64_t total, int nsrc)
 {
 	enum { NFILL = 5 };
 	struct agent	 ag[NFILL + 1], *tg = &ag[NFILL];
-	uint64_t	 nrecv = 0, ndup = 0, nref = 0;
+	struct counts	 cnt = { 0, 0, 0, 0 };
 	struct vclock	*want = malloc(sizeof(*want));
 	struct vclock	*vc = malloc(sizeof(*vc));
 	char		 file[NFILL][PATH_MAX + 16], path[PATH_MAX];
@@ -1579,7 +1579,7 @@ mode_catchup(uint64_t total, int nsrc)
 	}
 	hwm = proc_status_kb(tg->pid, "VmHWM");
 	cpu = proc_cpu_s(tg->pid);
-	agent_counts3(tg, &nrecv, &ndup, &nref);
+	agent_counts(tg, &cnt);
 	proc_sched_s(tg->pid, &run, &wait);
 	for (i = 0; i < nsrc; i++) {
 		long	h = proc_status_kb(ag[i].pid, "VmHWM");
@@ -1601,8 +1601,9 @@ mode_catchup(uint64_t total, int nsrc)
 	    "threads waited %.2f s for a core (run queue)\n",
 	    cpu, (double)(have - start_have) / cpu, wait);
 	out("  frames it received: %" PRIu64 " accepted, %" PRIu64
-	    " duplicates, %" PRIu64 " refused (to be asked again)\n", nrecv,
-	    ndup, nref);
+	    " duplicates, %" PRIu64 " refused (to be asked again), %" PRIu64
+	    " dropped unread (answers asked again)\n", cnt.recv, cnt.dup,
+	    cnt.refused, cnt.skipped);
 	out("  new register's peak RSS (VmHWM) %ld KiB, of which at most "
 	    "%ld KiB anonymous (heap; sampled every 20 ms), the rest LMDB's "
 	    "mapped file; sources' peak RSS %ld KiB\n", hwm, anon_max,
