@@ -18,10 +18,12 @@
  *     the peer holds, the window, the limit.
  *
  * An ask that starts from our head (4) makes the peer drop what it was
- * still sending of the device: until a run holding our head + 1 arrives
- * from it, its runs of the device that start past that are dropped
- * (gossip_take_run()). An ask that continues the last one (5) continues
- * the peer's pending range.
+ * still sending of the device (unless it happens to start where that
+ * ends): until the run starting at our head + 1 arrives from it, its runs
+ * of the device that reach past our head are dropped (gossip_take_run()).
+ * An ask that continues the last one (5) continues the peer's pending
+ * range. A fetch refused GOSSIP_RETRY_MAX_MS deep in backoff without
+ * progress is released: another peer's copy may pass.
  */
 #include <string.h>
 
@@ -184,14 +186,16 @@ gossip_set_limit(struct gossip *g, const uint8_t dev[ID_LEN], uint64_t limit)
 
 /*
  * No progress for the timeout, although the fetch's peer read what we
- * sent it (the ask among it) since the last progress or ask.
+ * sent it (the ask among it) since the last progress or ask; or none for
+ * the deadline, whatever it read (its PONGs lost, or late past the ring).
  */
 static int
 stalled(const struct gossip *g, const struct gossip_fetch *f, uint64_t now)
 {
 	if (now < f->since_ms + GOSSIP_FETCH_TIMEOUT_MS)
 		return 0;
-	return f->peer < 0 || f->peer >= GOSSIP_PEERS ||
+	return now >= f->since_ms + GOSSIP_FETCH_DEADLINE_MS ||
+	    f->peer < 0 || f->peer >= GOSSIP_PEERS ||
 	    g->heard[f->peer] > f->since_ms;
 }
 
@@ -284,11 +288,13 @@ gossip_take_run(struct gossip *g, int id, const uint8_t dev[ID_LEN],
 	if ((f = fetch_find(g, dev, 0)) == NULL || f->peer != id ||
 	    f->resync == 0)
 		return 1;
-	if (first > f->resync)
-		return 0;	/* the rest of an answer superseded */
-	if (last >= f->resync)
-		f->resync = 0;	/* the new answer; what follows is its */
-	return 1;		/* before it: the store tells */
+	if (first == f->resync) {
+		f->resync = 0;	/* the new answer starts where asked */
+		return 1;
+	}
+	/* Wholly before it: the store tells. Past or across it: the rest of
+	 * an answer superseded. */
+	return last < f->resync;
 }
 
 void
@@ -328,24 +334,30 @@ gossip_refused(struct gossip *g, int id, const uint8_t dev[ID_LEN],
 {
 	struct gossip_fetch	*f;
 
-	if ((f = fetch_find(g, dev, 1)) == NULL || seq == 0)
+	/*
+	 * Only a refusal of what the fetch's peer sent counts: its answer
+	 * brings (or brought) its own copy of anything another peer sent,
+	 * pushes ahead were not asked for, and with no fetch there is
+	 * nothing to ask again. Once per refusal: the rest of the run that
+	 * follows it is refused too.
+	 */
+	if ((f = fetch_find(g, dev, 0)) == NULL || f->peer == GOSSIP_NO_PEER ||
+	    id != f->peer || seq == 0 || seq > f->asked || seq > f->arrived ||
+	    f->again)
 		return;
-	if (seq > f->asked)
-		return;		/* not one we asked for (a push ahead) */
-	if (f->peer != GOSSIP_NO_PEER) {
-		/*
-		 * Only a refusal of what the fetch's peer sent counts: its
-		 * answer brings (or brought) its own copy of anything another
-		 * peer sent. Once per refusal: the rest of the run that
-		 * follows it is refused too.
-		 */
-		if (id != f->peer || seq > f->arrived || f->again)
-			return;
-		f->again = 1;
-		f->resync = seq;	/* what follows on its way is dropped */
-		f->since_ms = now;
-	} else
-		f->asked = seq - 1;	/* the rest of this run: ignored */
+	f->since_ms = now;
+	if (f->backoff >= GOSSIP_RETRY_MAX_MS) {
+		/* Refused again and again without progress: another peer's
+		 * copy may pass where this one's does not (after one more
+		 * backoff; that peer starts its own). */
+		f->retry_at = now + f->backoff;
+		f->backoff = 0;
+		f->peer = GOSSIP_NO_PEER;
+		f->resync = 0;
+		return;
+	}
+	f->again = 1;
+	f->resync = seq;	/* what follows on its way is dropped */
 	f->backoff = f->backoff == 0 ? GOSSIP_RETRY_MIN_MS :
 	    f->backoff * 2 > GOSSIP_RETRY_MAX_MS ? GOSSIP_RETRY_MAX_MS :
 	    f->backoff * 2;

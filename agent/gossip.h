@@ -18,24 +18,25 @@
  * what it sends us is bounded by what we asked); asked again when half of
  * the window arrived; released when the peer makes no progress for
  * GOSSIP_FETCH_TIMEOUT_MS although it has read what we asked (it answered
- * a PING sent after our last ask or its last progress), and another peer
- * may take it; or when the peer is lost. Progress is events of the range
+ * a PING sent after our last ask or its last progress), or for
+ * GOSSIP_FETCH_DEADLINE_MS whatever it read, and another peer may take
+ * it; or when the peer is lost. Progress is events of the range
  * arriving from that peer, or our clock moving: a register short of CPU,
  * whose commits lag what it already received, does not take its own
  * backlog for a stalled peer, and a peer short of CPU, which has not read
  * our WANT yet, is not taken for one (were either asked again, the first
- * answer would still come, and everything twice). A peer that answers no
- * PING at all is lost after PEER_DEAD_MS.
+ * answer would still come, and everything twice).
  *
  * When the store refuses, with `retry`, an event the fetch's peer sent
  * (it waits for another device's event, or follows a hole), the same
  * peer is asked again from our head after a backoff of
- * GOSSIP_RETRY_MIN_MS doubling to GOSSIP_RETRY_MAX_MS. Its WANT replaces
- * what the peer was still sending; runs of that superseded answer still
- * on their way are dropped unread (gossip_take_run(): runs that start
- * past the seq the new answer starts at, until the run that holds it), so
- * that none of them is merged and then received again. The same holds
- * whenever a fetch starts over (a new peer, a timeout).
+ * GOSSIP_RETRY_MIN_MS doubling to GOSSIP_RETRY_MAX_MS (refused at that
+ * backoff, the fetch is released). Its WANT replaces what the peer was
+ * still sending; runs of that superseded answer still on their way are
+ * dropped unread (gossip_take_run(): runs that reach past our head, until
+ * the run starting there), so that none of them is merged and then
+ * received again. The same holds whenever a fetch starts over (a new
+ * peer, a timeout).
  *
  * Pure: no I/O; main thread.
  */
@@ -51,6 +52,7 @@
 
 #define GOSSIP_WINDOW		16384	/* in flight per device */
 #define GOSSIP_FETCH_TIMEOUT_MS	3000
+#define GOSSIP_FETCH_DEADLINE_MS 10000	/* stalled, whatever it read */
 #define GOSSIP_RETRY_MIN_MS	100
 #define GOSSIP_RETRY_MAX_MS	2000
 #define GOSSIP_NO_PEER		(-1)
@@ -170,8 +172,8 @@ void	gossip_progress(struct gossip *, const struct vclock *ours,
 int	gossip_take_run(struct gossip *, int id, const uint8_t dev[ID_LEN],
 	    uint64_t first, uint64_t last);
 /*
- * The store refused (dev, seq), received from peer id (-1: none), with
- * retry set: ask again later.
+ * The store refused (dev, seq), received from peer id (negative: not a
+ * peer's), with retry set: ask again later.
  */
 void	gossip_refused(struct gossip *, int id, const uint8_t dev[ID_LEN],
 	    uint64_t seq, uint64_t now);

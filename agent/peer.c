@@ -61,6 +61,8 @@ struct devkey {
 	int		ok;			/* key converts */
 };
 
+_Static_assert(PEER_MAX <= GOSSIP_PEERS, "peer slots are gossip ids");
+
 struct peer {
 	int			 used;
 	int			 id;
@@ -1624,13 +1626,13 @@ handle_msg(struct peers *ps, zmq_msg_t *body, uint64_t now)
 		last = m->u.events.first_seq + m->u.events.n - 1;
 		if (gossip_peer_has(&p->g, m->u.events.dev, last) != 0)
 			log_debug("peer: vector clock full");
+		if (rx_grow(ps, m->u.events.n) != 0)
+			break;
 		if (!gossip_take_run(&ps->gsp, p->id, m->u.events.dev,
 		    m->u.events.first_seq, last)) {
 			p->skipped_events += m->u.events.n;
 			break;	/* the new answer brings it */
 		}
-		if (rx_grow(ps, m->u.events.n) != 0)
-			break;
 		gossip_arrived(&ps->gsp, p->id, m->u.events.dev, last, now);
 		for (i = 0; i < m->u.events.n; i++)
 			rx_add(ps, p->id, m->u.events.f[i].p,
@@ -2182,7 +2184,7 @@ peer_talk(struct peers *ps, struct peer *p, uint64_t now)
 {
 	struct wire_range	 wr[WIRE_MAX_WANT];
 	struct vclock		*delta = &ps->scratch_vc;
-	uint64_t		 seq;
+	uint64_t		 seq, nonce;
 	size_t			 n;
 	unsigned		 k;
 
@@ -2192,14 +2194,15 @@ peer_talk(struct peers *ps, struct peer *p, uint64_t now)
 	    send_hello(ps, p, now) != 0)
 		return;
 	if (now >= p->last_ping_tx + PEER_PING_MS) {
-		k = p->ping_next;
-		randombytes_buf(&p->ping_nonce[k], sizeof(p->ping_nonce[k]));
+		randombytes_buf(&nonce, sizeof(nonce));
 		buf_clear(&ps->out);
-		if (wire_encode_ping(&ps->out, p->ping_nonce[k],
-		    clock_wall_ms()) == 0 && send_out(ps, p) == 0) {
-			p->last_ping_tx = now;
+		if (wire_encode_ping(&ps->out, nonce, clock_wall_ms()) == 0 &&
+		    send_out(ps, p) == 0) {
+			k = p->ping_next;
+			p->ping_nonce[k] = nonce;
 			p->ping_mono[k] = now;
 			p->ping_next = (k + 1) % PEER_PINGS;
+			p->last_ping_tx = now;
 		}
 	}
 	if (p->state != PS_UP || !writable(p->dealer))

@@ -154,6 +154,9 @@ Test(gossip, arrivals_are_progress_while_commits_lag)
 	cr_assert_eq(gossip_wants(&g, 2, &b, &ours, 3 * T - 100, r, 4), 1);
 	cr_assert_eq(r[0].from_seq, 1);
 	cr_assert_eq(gossip_fetch_get(&g, DA)->peer, 2);
+	cr_assert_eq(gossip_take_run(&g, 2, DA, 301, 400), 0,
+	    "B's answer starts at our head: a run of B past it is stale");
+	cr_assert_eq(gossip_take_run(&g, 2, DA, 1, 100), 1);
 	/* A's late runs no longer count */
 	gossip_arrived(&g, 1, DA, 700, 3 * T);
 	cr_assert_eq(gossip_fetch_get(&g, DA)->arrived, 0);
@@ -174,14 +177,20 @@ Test(gossip, a_peer_that_has_not_read_our_ask_is_not_stalled)
 
 	a_fetching(&g, &a, &b, &ours, 100);
 	gossip_heard(&g, 1, 99);	/* a PING sent before the ask */
+	gossip_heard(&g, 1, 100);	/* or in the same millisecond */
 	gossip_heard(&g, 2, 5000);	/* B's PONGs say nothing of A */
 	cr_assert_eq(gossip_wants(&g, 2, &b, &ours, 100 + 2 * T, r, 4), 0,
 	    "A has not read our ask: B must not be asked");
 	gossip_heard(&g, 1, 150);	/* it read the ask, sent nothing */
-	cr_assert_eq(gossip_wants(&g, 2, &b, &ours, 100 + T - 1, r, 4), 0,
-	    "not before the timeout");
-	cr_assert_eq(gossip_wants(&g, 2, &b, &ours, 100 + T, r, 4), 1);
+	cr_assert_eq(gossip_wants(&g, 2, &b, &ours, 100 + 2 * T, r, 4), 1);
 	cr_assert_eq(gossip_fetch_get(&g, DA)->peer, 2);
+	/* B's PONGs never come (lost, or past the ring): stalled anyway at
+	 * the deadline */
+	cr_assert_eq(gossip_wants(&g, 1, &a, &ours,
+	    100 + 2 * T + GOSSIP_FETCH_DEADLINE_MS - 1, r, 4), 0);
+	cr_assert_eq(gossip_wants(&g, 1, &a, &ours,
+	    100 + 2 * T + GOSSIP_FETCH_DEADLINE_MS, r, 4), 1);
+	cr_assert_eq(gossip_fetch_get(&g, DA)->peer, 1);
 	/* A lost peer forgets what it was heard at. */
 	gossip_peer_gone(&g, 2);
 	cr_assert_eq(g.heard[2], 0);
@@ -237,9 +246,9 @@ Test(gossip, retry_refusal_backs_off_then_asks_again)
 	gossip_refused(&g, 1, DA, 50, 2000);
 	cr_assert_eq(gossip_fetch_get(&g, DA)->retry_at,
 	    2000 + 2 * GOSSIP_RETRY_MIN_MS);
-	/* A refused push ahead of what we asked changes nothing. */
+	/* A refused push of a device we fetch nothing of changes nothing. */
 	gossip_refused(&g, 1, DC, 500, 2000);
-	cr_assert_eq(gossip_fetch_get(&g, DC)->retry_at, 0);
+	cr_assert_null(gossip_fetch_get(&g, DC));
 }
 
 /*
@@ -286,13 +295,68 @@ Test(gossip, refusal_asks_the_same_peer_again_and_drops_the_old_answer)
 	cr_assert_eq(gossip_wants(&g, 1, &a, &ours, again, r, 4), 1);
 	cr_assert_eq(r[0].from_seq, 151);
 	cr_assert_eq(r[0].max_count, 850);
-	/* in flight before A read the new WANT, then the new answer */
-	cr_assert_eq(gossip_take_run(&g, 1, DA, 301, 400), 0);
-	cr_assert_eq(gossip_take_run(&g, 1, DA, 131, 230), 1,
-	    "the run that holds 151 starts the new answer");
-	cr_assert_eq(gossip_take_run(&g, 1, DA, 231, 330), 1);
-	gossip_arrived(&g, 1, DA, 330, again + 1);
-	cr_assert_eq(gossip_fetch_get(&g, DA)->arrived, 330);
+	/* in flight before A read the new WANT (one holds 151 too), then
+	 * the new answer, which starts where we asked */
+	cr_assert_eq(gossip_take_run(&g, 1, DA, 141, 180), 0,
+	    "an old run across 151 is not the new answer");
+	cr_assert_eq(gossip_take_run(&g, 1, DA, 181, 220), 0);
+	cr_assert_eq(gossip_take_run(&g, 1, DA, 151, 250), 1);
+	cr_assert_eq(gossip_take_run(&g, 1, DA, 251, 350), 1);
+	gossip_arrived(&g, 1, DA, 350, again + 1);
+	cr_assert_eq(gossip_fetch_get(&g, DA)->arrived, 350);
+	/* refused again; B's copies then bring us to what A was asked: the
+	 * fetch is done and forgets the refusal */
+	gossip_refused(&g, 1, DA, 151, again + 2);
+	cr_assert_eq(gossip_fetch_get(&g, DA)->again, 1);
+	vc_set(&ours, DA, 1000);
+	gossip_progress(&g, &ours, again + 3);
+	cr_assert_eq(gossip_fetch_get(&g, DA)->peer, GOSSIP_NO_PEER);
+	cr_assert_eq(gossip_fetch_get(&g, DA)->again, 0);
+	cr_assert_eq(gossip_fetch_get(&g, DA)->resync, 0);
+	cr_assert_eq(gossip_take_run(&g, 1, DA, 901, 1000), 1);
+}
+
+/*
+ * A's copy is refused at the same place again and again (its first event
+ * refused for good, the rest waiting behind it): once the backoff is at
+ * its longest, the fetch is let go and B may take it; a lost peer's
+ * refusal is forgotten too.
+ */
+Test(gossip, a_fetch_refused_at_the_longest_backoff_is_let_go)
+{
+	struct gossip		g;
+	struct gossip_peer	a, b;
+	struct vclock		ours;
+	struct wire_range	r[4];
+	uint64_t		now = 0;
+	int			rounds = 0;
+
+	a_fetching(&g, &a, &b, &ours, now);
+	while (gossip_fetch_get(&g, DA)->peer == 1 && rounds++ < 20) {
+		cr_assert_eq(gossip_take_run(&g, 1, DA, 1, 100), 1);
+		gossip_arrived(&g, 1, DA, 100, now);
+		gossip_refused(&g, 1, DA, 2, now);
+		cr_assert_eq(gossip_wants(&g, 2, &b, &ours, now, r, 4), 0,
+		    "B is not asked while A is being asked again");
+		now = gossip_fetch_get(&g, DA)->retry_at;
+		if (gossip_fetch_get(&g, DA)->peer == 1)
+			cr_assert_eq(gossip_wants(&g, 1, &a, &ours, now, r, 4),
+			    1);
+	}
+	cr_assert_eq(gossip_fetch_get(&g, DA)->peer, GOSSIP_NO_PEER);
+	cr_assert_lt(rounds, 10, "let go after %d rounds", rounds);
+	cr_assert_eq(gossip_wants(&g, 2, &b, &ours, now, r, 4), 1);
+	cr_assert_eq(r[0].from_seq, 1);
+	cr_assert_eq(gossip_fetch_get(&g, DA)->peer, 2);
+	cr_assert_eq(gossip_fetch_get(&g, DA)->resync, 1,
+	    "B's answer starts at our head");
+	cr_assert_eq(gossip_take_run(&g, 2, DA, 1, 100), 1);
+	gossip_arrived(&g, 2, DA, 100, now);
+	gossip_refused(&g, 2, DA, 2, now);
+	cr_assert_eq(gossip_fetch_get(&g, DA)->again, 1);
+	gossip_peer_gone(&g, 2);
+	cr_assert_eq(gossip_fetch_get(&g, DA)->again, 0);
+	cr_assert_eq(gossip_fetch_get(&g, DA)->resync, 0);
 }
 
 /* A fetch that starts over from our head drops the stale answer too. */
