@@ -298,6 +298,33 @@ gossip_take_run(struct gossip *g, int id, const uint8_t dev[ID_LEN],
 }
 
 void
+gossip_ping_sent(struct gossip_peer *p, uint64_t nonce, uint64_t now)
+{
+	uint32_t	k = p->ping_next % GOSSIP_PINGS;
+
+	p->ping_nonce[k] = nonce;
+	p->ping_sent[k] = now;
+	p->ping_next = (k + 1) % GOSSIP_PINGS;
+}
+
+uint64_t
+gossip_pong(struct gossip_peer *p, uint64_t nonce)
+{
+	uint64_t	sent = 0;
+	uint32_t	k;
+
+	for (k = 0; k < GOSSIP_PINGS; k++)
+		if (p->ping_sent[k] != 0 && p->ping_nonce[k] == nonce)
+			sent = p->ping_sent[k];
+	if (sent == 0)
+		return 0;
+	for (k = 0; k < GOSSIP_PINGS; k++)
+		if (p->ping_sent[k] <= sent)
+			p->ping_sent[k] = 0;
+	return sent;
+}
+
+void
 gossip_heard(struct gossip *g, int id, uint64_t sent_ms)
 {
 	if (id >= 0 && id < GOSSIP_PEERS && sent_ms > g->heard[id])

@@ -56,6 +56,7 @@
 #define GOSSIP_RETRY_MIN_MS	100
 #define GOSSIP_RETRY_MAX_MS	2000
 #define GOSSIP_NO_PEER		(-1)
+#define GOSSIP_PINGS		4	/* PINGs awaiting their PONG */
 #define GOSSIP_NO_LIMIT		UINT64_MAX
 
 struct gossip_peer {
@@ -68,6 +69,9 @@ struct gossip_peer {
 	uint32_t		nserve;
 	uint32_t		serve_next;	/* round robin position */
 	struct wire_range	serve[WIRE_MAX_WANT];
+	uint64_t		ping_nonce[GOSSIP_PINGS];
+	uint64_t		ping_sent[GOSSIP_PINGS];	/* 0: none */
+	uint32_t		ping_next;
 };
 
 struct gossip_fetch {
@@ -157,6 +161,18 @@ size_t	gossip_wants(struct gossip *, int id, const struct gossip_peer *,
  */
 void	gossip_arrived(struct gossip *, int id, const uint8_t dev[ID_LEN],
 	    uint64_t seq, uint64_t now);
+/*
+ * A PING with this nonce was sent to the peer at now. The last
+ * GOSSIP_PINGS are awaited: a slow peer answers one sent several ago.
+ */
+void	gossip_ping_sent(struct gossip_peer *, uint64_t nonce,
+	    uint64_t now);
+/*
+ * A PONG with this nonce came from the peer: when the PING it answers was
+ * sent, or 0 (not one awaited). That PING and the ones before it are no
+ * longer awaited (the peer read them all).
+ */
+uint64_t gossip_pong(struct gossip_peer *, uint64_t nonce);
 /*
  * Peer id answered a PING we sent at sent_ms: it had read everything we
  * sent it before then (a WANT among it).

@@ -62,6 +62,8 @@ struct devkey {
 };
 
 _Static_assert(PEER_MAX <= GOSSIP_PEERS, "peer slots are gossip ids");
+_Static_assert(PEER_DEAD_MS / PEER_PING_MS <= GOSSIP_PINGS,
+    "a PONG is awaited as long as the peer may live without one");
 
 struct peer {
 	int			 used;
@@ -80,9 +82,6 @@ struct peer {
 	int			 state, was_up;
 	uint64_t		 last_rx, last_hello_tx, last_ping_tx;
 	uint64_t		 last_sum_tx;
-	uint64_t		 ping_nonce[PEER_PINGS];	/* awaited */
-	uint64_t		 ping_mono[PEER_PINGS];	/* 0: none */
-	unsigned		 ping_next;
 	int64_t			 rtt_ms;
 	uint64_t		 pushed;	/* own seq pushed to it */
 	uint64_t		 sent_events, recv_events, dup_events;
@@ -1533,25 +1532,18 @@ handle_hello(struct peers *ps, struct peer *p, zmq_msg_t *body,
 }
 
 /*
- * The PONG of one of our outstanding PINGs (a slow peer answers one sent
+ * The PONG of one of our awaited PINGs (a slow peer answers one sent
  * several PINGs ago): its round trip, and proof that the peer read
- * everything we sent before it. Older PINGs are answered by it too.
+ * everything we sent before it.
  */
 static void
 pong_in(struct peers *ps, struct peer *p, uint64_t nonce)
 {
-	uint64_t	sent = 0, now = clock_mono_ms();
-	unsigned	k;
+	uint64_t	sent;
 
-	for (k = 0; k < PEER_PINGS; k++)
-		if (p->ping_mono[k] != 0 && p->ping_nonce[k] == nonce)
-			sent = p->ping_mono[k];
-	if (sent == 0)
+	if ((sent = gossip_pong(&p->g, nonce)) == 0)
 		return;		/* not ours, or answered already */
-	for (k = 0; k < PEER_PINGS; k++)
-		if (p->ping_mono[k] != 0 && p->ping_mono[k] <= sent)
-			p->ping_mono[k] = 0;
-	p->rtt_ms = (int64_t)(now - sent);
+	p->rtt_ms = (int64_t)(clock_mono_ms() - sent);
 	gossip_heard(&ps->gsp, p->id, sent);
 }
 
@@ -2186,7 +2178,6 @@ peer_talk(struct peers *ps, struct peer *p, uint64_t now)
 	struct vclock		*delta = &ps->scratch_vc;
 	uint64_t		 seq, nonce;
 	size_t			 n;
-	unsigned		 k;
 
 	if (p->dealer == NULL || !p->handshaken || p->penalty_until != 0)
 		return;
@@ -2198,10 +2189,7 @@ peer_talk(struct peers *ps, struct peer *p, uint64_t now)
 		buf_clear(&ps->out);
 		if (wire_encode_ping(&ps->out, nonce, clock_wall_ms()) == 0 &&
 		    send_out(ps, p) == 0) {
-			k = p->ping_next;
-			p->ping_nonce[k] = nonce;
-			p->ping_mono[k] = now;
-			p->ping_next = (k + 1) % PEER_PINGS;
+			gossip_ping_sent(&p->g, nonce, now);
 			p->last_ping_tx = now;
 		}
 	}

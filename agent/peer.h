@@ -87,8 +87,6 @@
 #define PEER_ENROLL_MAX		16
 #define PEER_PING_MS		1000
 #define PEER_DEAD_MS		4000
-/* PINGs awaiting their PONG */
-#define PEER_PINGS		(PEER_DEAD_MS / PEER_PING_MS)
 #define PEER_HELLO_IVL_MS	10000
 #define PEER_HELLO_MIN_MS	1000	/* HELLOs answering HELLOs */
 #define PEER_SUMMARY_MIN_MS	20

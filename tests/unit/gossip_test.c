@@ -196,6 +196,30 @@ Test(gossip, a_peer_that_has_not_read_our_ask_is_not_stalled)
 	cr_assert_eq(g.heard[2], 0);
 }
 
+/*
+ * PINGs once a second to a peer that answers late: a PONG for any of the
+ * last GOSSIP_PINGS counts, says when its PING left, and settles the
+ * ones before it; older or unknown nonces, and a second PONG, do not.
+ */
+Test(gossip, late_pongs_answer_the_pings_still_awaited)
+{
+	struct gossip_peer	p;
+	uint64_t		i;
+
+	gossip_peer_init(&p);
+	for (i = 1; i <= GOSSIP_PINGS + 2; i++)
+		gossip_ping_sent(&p, 100 + i, i * 1000);
+	/* PINGs 1 and 2 fell out of the ring */
+	cr_assert_eq(gossip_pong(&p, 101), 0);
+	cr_assert_eq(gossip_pong(&p, 102), 0);
+	cr_assert_eq(gossip_pong(&p, 999), 0, "not a nonce of ours");
+	cr_assert_eq(gossip_pong(&p, 104), 4000, "answered 2 PINGs late");
+	cr_assert_eq(gossip_pong(&p, 103), 0, "settled by the later one");
+	cr_assert_eq(gossip_pong(&p, 104), 0, "answered already");
+	cr_assert_eq(gossip_pong(&p, 106), 6000);
+	cr_assert_eq(gossip_pong(&p, 105), 0);
+}
+
 Test(gossip, a_lost_peer_frees_its_devices_at_once)
 {
 	struct gossip		g;
