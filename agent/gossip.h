@@ -8,7 +8,8 @@
  * SUMMARY deltas), the summary sequence numbers both ways, and the WANT
  * ranges it asked of us that are not served yet (at most one per device:
  * a new WANT for a device continues the pending one when it starts where
- * that one ends, and replaces it otherwise).
+ * that one ends, and replaces it otherwise), and the last GOSSIP_PINGS
+ * PINGs sent to it that await their PONG.
  *
  * Per device (struct gossip, the fetch table): which peer we are fetching
  * the device's missing events from and up to which seq we asked. One peer
