@@ -9,9 +9,9 @@
 #include <sys/time.h>
 
 #include <errno.h>
-#include <poll.h>
 #include <inttypes.h>
 #include <lmdb.h>
+#include <poll.h>
 #include <sodium.h>
 #include <stdint.h>
 #include <stdio.h>
