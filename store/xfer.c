@@ -34,6 +34,20 @@
 #define XFER_GAP	4096		/* bytes skipped by one read */
 #define MAGIC_LEN	(sizeof(STORE_EXPORT_MAGIC) - 1)
 
+static uint32_t
+be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+/* A frame's length header n, with left bytes after it in the file. */
+static int
+frame_len_ok(uint32_t n, uint64_t left)
+{
+	return n > 0 && n <= EVENT_FRAME_MAX && n <= left;
+}
+
 int
 store_export_parse(const uint8_t *buf, size_t len,
     int (*fn)(void *, const uint8_t *, size_t), void *arg)
@@ -49,10 +63,9 @@ store_export_parse(const uint8_t *buf, size_t len,
 	while (off < len) {
 		if (len - off < 4)
 			return CAJA_EDECODE;
-		n = (uint32_t)buf[off] << 24 | (uint32_t)buf[off + 1] << 16 |
-		    (uint32_t)buf[off + 2] << 8 | buf[off + 3];
+		n = be32(buf + off);
 		off += 4;
-		if (n == 0 || n > EVENT_FRAME_MAX || n > len - off)
+		if (!frame_len_ok(n, len - off))
 			return CAJA_EDECODE;
 		if ((rc = fn(arg, buf + off, n)) != 0)
 			return rc;
@@ -329,13 +342,6 @@ read_at(struct store_import *im, uint8_t *p, size_t len, uint64_t off,
 	return 0;
 }
 
-static uint32_t
-be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
-}
-
 /*
  * The frame index: every length header read and bounded, in chunks of
  * XFER_CHUNK (a header may straddle two), no frame's bytes kept.
@@ -372,8 +378,7 @@ index_file(struct store_import *im, char *errmsg)
 				break;
 		}
 		n = be32(chunk + (pos - base));
-		if (n == 0 || n > EVENT_FRAME_MAX ||
-		    n > im->size - pos - 4) {
+		if (!frame_len_ok(n, im->size - pos - 4)) {
 			rc = CAJA_EDECODE;
 			break;
 		}
